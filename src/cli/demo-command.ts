@@ -1,0 +1,47 @@
+import { streamLogger } from '../core/log';
+import { startDemoDatabase } from '../demo/demo-database';
+import { startProxy } from '../proxy/airlock-proxy';
+import { writeReadyFile } from './ready-file';
+import { untilSignal } from './run-until-signal';
+
+export const demoUsage = `airlock demo [--ready-file PATH]
+
+Starts a demo PostgreSQL with sample (fake) personal data and Airlock in front of it, and prints how to
+connect with psql. Everything is temporary and stops on Ctrl-C.`;
+
+const DEMO_PASSWORD_ENV = 'AIRLOCK_DEMO_UPSTREAM_PASSWORD';
+
+export async function demoCommand(options: { 'ready-file'?: string }): Promise<number> {
+  const log = streamLogger('info');
+  const db = await startDemoDatabase(log);
+  try {
+    // The upstream password lives only in this process's memory and environment.
+    if (db.password) process.env[DEMO_PASSWORD_ENV] = db.password;
+    const proxy = await startProxy(
+      {
+        connections: [{ name: 'demo', kind: 'postgres', upstream: db.upstream, passwordEnv: DEMO_PASSWORD_ENV, listen: '127.0.0.1:0' }],
+        policy: 'allow-all',
+      },
+      log,
+    );
+    if (options['ready-file']) await writeReadyFile(options['ready-file'], proxy.endpoints);
+    const e = proxy.endpoints[0];
+    process.stdout.write(
+      [
+        '',
+        `Airlock demo is running (${db.engine} behind the Airlock proxy). Connect with:`,
+        '',
+        `  PGPASSWORD='${e.password}' psql "host=${e.host} port=${e.port} user=${e.user} dbname=${e.database}"`,
+        '',
+        'Try:  \\dt   then   SELECT full_name, email, card_number FROM customers LIMIT 5;',
+        'Press Ctrl-C to stop; the demo database is removed.',
+        '',
+      ].join('\n'),
+    );
+    await untilSignal();
+    await proxy.close();
+  } finally {
+    await db.stop();
+  }
+  return 0;
+}

@@ -1,0 +1,62 @@
+import { parseArgs } from 'node:util';
+import { DocumentError } from '../config/validate';
+import { demoCommand, demoUsage } from './demo-command';
+import { proxyCommand, proxyUsage, UsageError } from './proxy-command';
+
+const usage = `Usage: airlock <command> [options]
+
+Commands:
+  ${proxyUsage.split('\n')[0]}
+  ${demoUsage.split('\n')[0]}
+
+airlock <command> --help shows more.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      config: { type: 'string' },
+      'ready-file': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  switch (command) {
+    case 'proxy':
+      if (values.help) return help(proxyUsage);
+      return proxyCommand(values);
+    case 'demo':
+      if (values.help) return help(demoUsage);
+      return demoCommand(values);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      return help(usage);
+    default:
+      throw new UsageError(`unknown command "${command}"`, usage);
+  }
+}
+
+function help(text: string): number {
+  process.stdout.write(text + '\n');
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`airlock: ${err.message}\n\n${err.usage}\n`);
+      process.exit(2);
+    }
+    if (err instanceof DocumentError) {
+      process.stderr.write(`airlock: invalid config ${err.message}\n`);
+      process.exit(2);
+    }
+    const e = err as Error & { code?: string };
+    process.stderr.write(`airlock: ${e.message}\n`);
+    process.exit(e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1);
+  },
+);

@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseAndValidate, DocumentError } from './validate';
+import { SSL_MODES, type SslMode } from '../proxy/postgres/upstream';
+
+/** The Airlock config file (`airlock proxy --config FILE`, or the workspace `airlock.yaml`). */
+export interface AirlockConfig {
+  connections: ConnectionConfig[];
+  policy: 'allow-all';
+  recordings?: string;
+  /** Largest single protocol message the proxy buffers (bytes). */
+  maxMessageBytes?: number;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export interface ConnectionConfig {
+  name: string;
+  kind: 'postgres';
+  upstream: string;
+  passwordEnv?: string;
+  passwordFile?: string;
+  listen?: string;
+  /** TLS towards local clients (optional; loopback traffic is usually left plain). */
+  tls?: { cert: string; key: string };
+}
+
+export const configSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  title: 'Airlock configuration',
+  type: 'object',
+  additionalProperties: false,
+  required: ['connections', 'policy'],
+  properties: {
+    connections: {
+      type: 'array',
+      minItems: 1,
+      description: 'The upstreams Airlock fronts; each gets a local listener.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'kind', 'upstream'],
+        properties: {
+          name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: 'Unique name of the connection.' },
+          kind: { enum: ['postgres'] },
+          upstream: {
+            type: 'string',
+            pattern: '^postgres(ql)?://',
+            description: 'postgres://user@host:port/database?sslmode=… (no password here).',
+          },
+          passwordEnv: { type: 'string', minLength: 1, description: 'Environment variable holding the upstream password.' },
+          passwordFile: { type: 'string', minLength: 1, description: 'File holding the upstream password.' },
+          listen: {
+            type: 'string',
+            pattern: '^(127\\.\\d+\\.\\d+\\.\\d+|localhost|\\[::1\\]):\\d+$',
+            description: 'Loopback address and port of the local listener; port 0 picks a free one.',
+          },
+          tls: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['cert', 'key'],
+            properties: { cert: { type: 'string' }, key: { type: 'string' } },
+          },
+        },
+      },
+    },
+    policy: {
+      enum: ['allow-all'],
+      description: 'The policy to enforce. For now only the explicit word allow-all.',
+    },
+    recordings: { type: 'string', description: 'Folder for session recordings.' },
+    maxMessageBytes: { type: 'integer', minimum: 65536, maximum: 1073741824 },
+    logLevel: { enum: ['debug', 'info', 'warn', 'error'] },
+  },
+} as const;
+
+export interface UpstreamUrl {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  sslmode: SslMode;
+  sslrootcert?: string;
+}
+
+/** Parses an upstream URL with libpq's defaults (port 5432, sslmode prefer, database = user). */
+export function parseUpstreamUrl(raw: string, where: string): UpstreamUrl {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new DocumentError(where, [`upstream: "${raw}" is not a valid URL`]);
+  }
+  if (url.password) {
+    throw new DocumentError(where, [
+      'upstream: the URL contains a password; put it in passwordEnv or passwordFile, never in the config',
+    ]);
+  }
+  const user = decodeURIComponent(url.username);
+  if (!user) throw new DocumentError(where, ['upstream: the URL names no user (postgres://USER@host/db)']);
+  const sslmode = (url.searchParams.get('sslmode') ?? 'prefer') as SslMode;
+  if (!SSL_MODES.includes(sslmode)) {
+    throw new DocumentError(where, [`upstream: sslmode must be one of ${SSL_MODES.join(', ')}, not "${sslmode}"`]);
+  }
+  for (const key of url.searchParams.keys()) {
+    if (key !== 'sslmode' && key !== 'sslrootcert') {
+      throw new DocumentError(where, [`upstream: unsupported URL parameter "${key}" (supported: sslmode, sslrootcert)`]);
+    }
+  }
+  return {
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
+    port: url.port ? Number(url.port) : 5432,
+    user,
+    database: decodeURIComponent(url.pathname.slice(1)) || user,
+    sslmode,
+    sslrootcert: url.searchParams.get('sslrootcert') ?? undefined,
+  };
+}
+
+/** Splits `host:port` of a listen address. */
+export function parseListen(listen: string | undefined): { host: string; port: number } {
+  const m = /^\[?([^\]]+)\]?:(\d+)$/.exec(listen ?? '127.0.0.1:0');
+  if (!m) throw new Error(`invalid listen address ${listen}`);
+  return { host: m[1] === 'localhost' ? '127.0.0.1' : m[1], port: Number(m[2]) };
+}
+
+/** Reads, validates and normalises a config file; relative paths resolve against its folder. */
+export function loadConfig(file: string): AirlockConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new DocumentError(file, [`cannot read: ${(err as Error).message}`]);
+  }
+  const config = parseAndValidate<AirlockConfig>(text, file, configSchema);
+  const names = new Set<string>();
+  const dir = path.dirname(path.resolve(file));
+  for (const [i, c] of config.connections.entries()) {
+    if (names.has(c.name)) throw new DocumentError(file, [`connections.${i}.name: "${c.name}" is used twice`]);
+    names.add(c.name);
+    if (c.passwordEnv && c.passwordFile) {
+      throw new DocumentError(file, [`connections.${i}: give passwordEnv or passwordFile, not both`]);
+    }
+    parseUpstreamUrl(c.upstream, `${file}: connections.${i}`);
+    if (c.passwordFile) c.passwordFile = path.resolve(dir, c.passwordFile);
+    if (c.tls) c.tls = { cert: path.resolve(dir, c.tls.cert), key: path.resolve(dir, c.tls.key) };
+  }
+  if (config.recordings) config.recordings = path.resolve(dir, config.recordings);
+  return config;
+}

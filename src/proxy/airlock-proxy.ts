@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
+import type { AirlockConfig, ConnectionConfig } from '../config/config';
+import { parseListen, parseUpstreamUrl } from '../config/config';
+import { allowAllGate, type Gate } from '../core/gate';
+import type { Logger } from '../core/log';
+import { makeVerifier } from './postgres/auth/scram';
+import { PostgresListener } from './postgres/listener';
+
+/** What a client needs to reach one local listener; the password is this run's random secret. */
+export interface LocalEndpoint {
+  name: string;
+  kind: 'postgres';
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export interface RunningProxy {
+  endpoints: LocalEndpoint[];
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_MESSAGE = 128 * 1024 * 1024;
+
+function passwordSource(c: ConnectionConfig): () => Promise<string | undefined> {
+  // Read at connect time, so a rotated secret is picked up and nothing is held longer than needed.
+  if (c.passwordEnv) {
+    const name = c.passwordEnv;
+    return async () => process.env[name];
+  }
+  if (c.passwordFile) {
+    const file = c.passwordFile;
+    return async () => (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+  }
+  return async () => undefined;
+}
+
+function gateFor(config: AirlockConfig, log: Logger): Gate {
+  switch (config.policy) {
+    case 'allow-all':
+      log.warn('policy allow-all: every statement is allowed. Use it for development only.');
+      return allowAllGate;
+  }
+}
+
+/** Starts a listener per configured connection. Every listener is up when this resolves. */
+export async function startProxy(config: AirlockConfig, log: Logger): Promise<RunningProxy> {
+  const gate = gateFor(config, log);
+  const listeners: PostgresListener[] = [];
+  const endpoints: LocalEndpoint[] = [];
+  try {
+    for (const c of config.connections) {
+      const up = parseUpstreamUrl(c.upstream, c.name);
+      const password = randomBytes(24).toString('base64url');
+      const listener = new PostgresListener({
+        connection: c.name,
+        user: up.user,
+        database: up.database,
+        verifier: makeVerifier(password),
+        tls: c.tls
+          ? tls.createSecureContext({ cert: readFileSync(c.tls.cert), key: readFileSync(c.tls.key) })
+          : undefined,
+        upstream: {
+          ...up,
+          password: passwordSource(c),
+          connectTimeoutMs: 10_000,
+          maxMessageBytes: config.maxMessageBytes ?? DEFAULT_MAX_MESSAGE,
+        },
+        gate,
+        maxMessageBytes: config.maxMessageBytes ?? DEFAULT_MAX_MESSAGE,
+        authTimeoutMs: 60_000,
+        log,
+      });
+      const { host, port } = parseListen(c.listen);
+      const bound = await listener.listen(host, port);
+      listeners.push(listener);
+      endpoints.push({ name: c.name, kind: 'postgres', ...bound, user: up.user, password, database: up.database });
+      log.info(`[${c.name}] listening on ${bound.host}:${bound.port} → ${up.host}:${up.port}/${up.database} (sslmode=${up.sslmode})`);
+    }
+  } catch (err) {
+    await Promise.all(listeners.map((l) => l.close()));
+    throw err;
+  }
+  return {
+    endpoints,
+    close: async () => {
+      await Promise.all(listeners.map((l) => l.close()));
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import { PgError, SqlState, fatal } from './errors';
+
+/** The largest untyped startup-phase packet PostgreSQL itself accepts (MAX_STARTUP_PACKET_LENGTH). */
+export const MAX_STARTUP_PACKET = 10_000;
+
+/**
+ * Splits a byte stream into whole messages. Typed messages are `type(1) len(4) body`; the startup phase
+ * sends untyped ones (`len(4) body`). Complete messages are handed out as views into the incoming chunk,
+ * so forwarding them costs no copy; only a message split across chunks is joined.
+ */
+export class MessageFramer {
+  private pending: Buffer | null = null;
+
+  constructor(
+    private readonly maxMessageBytes: number,
+    private typed = true,
+  ) {}
+
+  /** After the startup packet every message carries a type byte. */
+  setTyped(): void {
+    this.typed = true;
+  }
+
+  get buffered(): number {
+    return this.pending?.length ?? 0;
+  }
+
+  /**
+   * Calls `onMessage(type, message)` for every complete message, where `message` includes its header.
+   * `type` is 0 for untyped messages. Throws PgError on a malformed or oversized header.
+   */
+  push(chunk: Buffer, onMessage: (type: number, message: Buffer) => void): void {
+    let buf = chunk;
+    if (this.pending) {
+      buf = Buffer.concat([this.pending, chunk]);
+      this.pending = null;
+    }
+    let offset = 0;
+    // The header size is re-read per message: a handler switches to typed framing after the startup packet.
+    for (let header = this.typed ? 5 : 4; buf.length - offset >= header; header = this.typed ? 5 : 4) {
+      const len = buf.readInt32BE(offset + header - 4);
+      const limit = this.typed ? this.maxMessageBytes : MAX_STARTUP_PACKET;
+      if (len < 4 || (!this.typed && len < 8)) {
+        throw new PgError(SqlState.protocolViolation, `invalid message length ${len}`, { severity: 'FATAL' });
+      }
+      if (len > limit) {
+        throw fatal(SqlState.programLimitExceeded, `message of ${len} bytes exceeds the limit of ${limit} bytes`, {
+          hint: this.typed ? 'Raise maxMessageBytes in the Airlock config if this is intended.' : undefined,
+        });
+      }
+      const total = len + header - 4;
+      if (buf.length - offset < total) break;
+      const message = buf.subarray(offset, offset + total);
+      offset += total;
+      onMessage(header === 5 ? message[0] : 0, message);
+    }
+    if (offset < buf.length) {
+      // Copy so the retained tail does not pin the whole (possibly large) chunk.
+      this.pending = Buffer.from(buf.subarray(offset));
+    }
+  }
+
+  /** Takes the bytes not yet framed (a partial message), e.g. when another reader takes over the socket. */
+  drain(): Buffer | null {
+    const p = this.pending;
+    this.pending = null;
+    return p;
+  }
+}

@@ -1,0 +1,219 @@
+import { Writer } from 'pg-protocol/dist/buffer-writer';
+import { PgError, SqlState } from './errors';
+
+/** Message type bytes (protocol 3.0). Backend (B) and frontend (F) share some letters. */
+export const Msg = {
+  // frontend
+  bind: 0x42, // B
+  close: 0x43, // C
+  describe: 0x44, // D
+  execute: 0x45, // E
+  flush: 0x48, // H
+  functionCall: 0x46, // F
+  parse: 0x50, // P
+  query: 0x51, // Q
+  sync: 0x53, // S
+  terminate: 0x58, // X
+  password: 0x70, // p (PasswordMessage, SASLInitialResponse, SASLResponse)
+  copyData: 0x64, // d (both)
+  copyDone: 0x63, // c (both)
+  copyFail: 0x66, // f
+  // backend
+  authentication: 0x52, // R
+  backendKeyData: 0x4b, // K
+  bindComplete: 0x32, // 2
+  closeComplete: 0x33, // 3
+  commandComplete: 0x43, // C
+  copyInResponse: 0x47, // G
+  copyOutResponse: 0x48, // H
+  copyBothResponse: 0x57, // W
+  dataRow: 0x44, // D
+  emptyQueryResponse: 0x49, // I
+  errorResponse: 0x45, // E
+  noData: 0x6e, // n
+  noticeResponse: 0x4e, // N
+  notificationResponse: 0x41, // A
+  parameterDescription: 0x74, // t
+  parameterStatus: 0x53, // S
+  parseComplete: 0x31, // 1
+  portalSuspended: 0x73, // s
+  readyForQuery: 0x5a, // Z
+  rowDescription: 0x54, // T
+  negotiateProtocolVersion: 0x76, // v
+} as const;
+
+/** Request codes carried in untyped startup-phase packets. */
+export const StartupCode = {
+  protocol3: 196608,
+  cancel: 80877102,
+  ssl: 80877103,
+  gssenc: 80877104,
+} as const;
+
+export const AuthCode = {
+  ok: 0,
+  kerberosV5: 2,
+  cleartext: 3,
+  md5: 5,
+  gss: 7,
+  gssContinue: 8,
+  sspi: 9,
+  sasl: 10,
+  saslContinue: 11,
+  saslFinal: 12,
+} as const;
+
+export type TransactionStatus = 'I' | 'T' | 'E';
+
+// ---------- decoding ----------
+
+function cstring(buf: Buffer, offset: number): [string, number] {
+  const end = buf.indexOf(0, offset);
+  if (end < 0) throw new PgError(SqlState.protocolViolation, 'invalid string in message', { severity: 'FATAL' });
+  return [buf.toString('utf8', offset, end), end + 1];
+}
+
+export type StartupPacket =
+  | { kind: 'startup'; params: Map<string, string> }
+  | { kind: 'ssl' }
+  | { kind: 'gssenc' }
+  | { kind: 'cancel'; processId: number; secretKey: number };
+
+/** Decodes an untyped startup-phase packet (header included). */
+export function decodeStartup(packet: Buffer): StartupPacket {
+  const code = packet.readInt32BE(4);
+  switch (code) {
+    case StartupCode.ssl:
+      return { kind: 'ssl' };
+    case StartupCode.gssenc:
+      return { kind: 'gssenc' };
+    case StartupCode.cancel:
+      if (packet.length !== 16) break;
+      return { kind: 'cancel', processId: packet.readInt32BE(8), secretKey: packet.readInt32BE(12) };
+    case StartupCode.protocol3: {
+      const params = new Map<string, string>();
+      let offset = 8;
+      while (offset < packet.length && packet[offset] !== 0) {
+        const [key, next] = cstring(packet, offset);
+        const [value, after] = cstring(packet, next);
+        params.set(key, value);
+        offset = after;
+      }
+      if (offset !== packet.length - 1) break;
+      return { kind: 'startup', params };
+    }
+    default:
+      if (code >> 16 === 3) {
+        // 3.x minor versions: PostgreSQL would negotiate down; we serve 3.0 only and say so plainly.
+        throw new PgError(SqlState.featureNotSupported, `unsupported frontend protocol 3.${code & 0xffff}`, {
+          severity: 'FATAL',
+          hint: 'Airlock speaks protocol 3.0.',
+        });
+      }
+      throw new PgError(
+        SqlState.featureNotSupported,
+        `unsupported frontend protocol ${code >> 16}.${code & 0xffff}: server supports 3.0 to 3.0`,
+        { severity: 'FATAL' },
+      );
+  }
+  throw new PgError(SqlState.protocolViolation, 'invalid startup packet layout', { severity: 'FATAL' });
+}
+
+/** The SQL text of a simple Query message. */
+export function decodeQuery(message: Buffer): string {
+  return cstring(message, 5)[0];
+}
+
+/** Statement name and SQL text of a Parse message. */
+export function decodeParse(message: Buffer): { name: string; sql: string } {
+  const [name, next] = cstring(message, 5);
+  const [sql] = cstring(message, next);
+  return { name, sql };
+}
+
+/** SASLInitialResponse: mechanism and the client-first-message. */
+export function decodeSaslInitial(message: Buffer): { mechanism: string; data: Buffer } {
+  const [mechanism, next] = cstring(message, 5);
+  if (next + 4 > message.length) throw new PgError(SqlState.protocolViolation, 'malformed SASLInitialResponse');
+  const len = message.readInt32BE(next);
+  const start = next + 4;
+  if (len < 0 || start + len !== message.length) {
+    throw new PgError(SqlState.protocolViolation, 'malformed SASLInitialResponse', { severity: 'FATAL' });
+  }
+  return { mechanism, data: message.subarray(start, start + len) };
+}
+
+export interface ErrorFields {
+  [code: string]: string;
+}
+
+/** Fields of an ErrorResponse or NoticeResponse, keyed by their one-letter codes (S, C, M, D, H, …). */
+export function decodeErrorFields(message: Buffer): ErrorFields {
+  const fields: ErrorFields = {};
+  let offset = 5;
+  while (offset < message.length && message[offset] !== 0) {
+    const code = String.fromCharCode(message[offset]);
+    const [value, next] = cstring(message, offset + 1);
+    fields[code] = value;
+    offset = next;
+  }
+  return fields;
+}
+
+// ---------- encoding (backend messages the proxy originates) ----------
+
+function typed(code: number, build: (w: Writer) => void): Buffer {
+  const w = new Writer();
+  build(w);
+  return w.flush(code);
+}
+
+export function authentication(code: number, data?: Buffer): Buffer {
+  return typed(Msg.authentication, (w) => {
+    w.addInt32(code);
+    if (data) w.add(data);
+  });
+}
+
+export function authenticationSasl(mechanisms: string[]): Buffer {
+  return typed(Msg.authentication, (w) => {
+    w.addInt32(AuthCode.sasl);
+    for (const m of mechanisms) w.addCString(m);
+    w.addCString('');
+  });
+}
+
+export function parameterStatus(name: string, value: string): Buffer {
+  return typed(Msg.parameterStatus, (w) => w.addCString(name).addCString(value));
+}
+
+export function backendKeyData(processId: number, secretKey: number): Buffer {
+  return typed(Msg.backendKeyData, (w) => w.addInt32(processId).addInt32(secretKey));
+}
+
+export function readyForQuery(status: TransactionStatus): Buffer {
+  return typed(Msg.readyForQuery, (w) => w.add(Buffer.from(status, 'latin1')));
+}
+
+function fieldsMessage(code: number, fields: Array<[string, string | undefined]>): Buffer {
+  return typed(code, (w) => {
+    for (const [k, v] of fields) if (v !== undefined) w.addString(k).addCString(v);
+    w.addCString('');
+  });
+}
+
+/** An ErrorResponse (or, with notice=true, a NoticeResponse) built from a PgError. */
+export function errorResponse(err: PgError, notice = false): Buffer {
+  return fieldsMessage(notice ? Msg.noticeResponse : Msg.errorResponse, [
+    ['S', err.severity],
+    ['V', err.severity],
+    ['C', err.code],
+    ['M', err.message],
+    ['D', err.options.detail],
+    ['H', err.options.hint],
+  ]);
+}
+
+export function decodeReadyForQuery(message: Buffer): TransactionStatus {
+  return String.fromCharCode(message[5]) as TransactionStatus;
+}

@@ -1,0 +1,428 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { randomBytes, randomInt } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import type { Decision, Gate, StatementRequest } from '../../core/gate';
+import type { Logger } from '../../core/log';
+import { PgError, SqlState, fatal } from './protocol/errors';
+import { MessageFramer } from './protocol/framing';
+import { MessageQueue } from './protocol/message-queue';
+import {
+  AuthCode,
+  Msg,
+  authentication,
+  authenticationSasl,
+  backendKeyData,
+  decodeParse,
+  decodeQuery,
+  decodeSaslInitial,
+  decodeStartup,
+  errorResponse,
+  readyForQuery,
+  type TransactionStatus,
+} from './protocol/messages';
+import { SCRAM_MECHANISM, ScramServerExchange, type ScramVerifier } from './auth/scram';
+import { connectUpstream, cancelUpstream, UpstreamStartupError, type UpstreamTarget } from './upstream';
+import { OutputBatch } from './output-batch';
+import { DenialSubstitution } from './denial';
+
+/** Everything a listener knows about the connection it serves. */
+export interface ListenerSettings {
+  connection: string;
+  /** The user and database clients must name; they authenticate with the per-session secret. */
+  user: string;
+  database: string;
+  verifier: ScramVerifier;
+  /** Offered to clients that send SSLRequest; absent → the client is told 'N'. */
+  tls?: tls.SecureContext;
+  upstream: UpstreamTarget;
+  gate: Gate;
+  maxMessageBytes: number;
+  /** Time allowed from connect to the end of authentication, as PostgreSQL's authentication_timeout. */
+  authTimeoutMs: number;
+  log: Logger;
+}
+
+/** Registers live sessions by the key their client got in BackendKeyData, for CancelRequest. */
+export interface SessionRegistry {
+  add(session: ClientSession): void;
+  remove(session: ClientSession): void;
+  /** A CancelRequest arrived on a fresh connection: cancel the matching session's statement, if any. */
+  cancel(processId: number, secretKey: number): void;
+}
+
+type Phase = 'startup' | 'authenticating' | 'connecting-upstream' | 'relaying' | 'terminating' | 'closed';
+
+/**
+ * One client connection: the startup/authentication state machine on the client side, then the relay.
+ * In the relay, each frontend message is framed once; statements go through the gate before they are
+ * forwarded; backend messages stream back with backpressure in both directions.
+ */
+export class ClientSession {
+  readonly id = randomBytes(8).toString('hex');
+  readonly processId = randomInt(1, 2 ** 31 - 1);
+  readonly secretKey = randomInt(0, 2 ** 31 - 1);
+  private phase: Phase = 'startup';
+  private client: Duplex;
+  private upstream: net.Socket | tls.TLSSocket | null = null;
+  private upstreamKey = { processId: 0, secretKey: 0 };
+  private status: TransactionStatus = 'I';
+  private readonly denials = new DenialSubstitution();
+  private readonly clientFramer: MessageFramer;
+  private readonly upstreamFramer: MessageFramer;
+  /** Frontend messages framed but not yet handled because a decision is pending. */
+  private inbox: Buffer[] = [];
+  private deciding = false;
+
+  constructor(
+    socket: net.Socket,
+    private readonly settings: ListenerSettings,
+    private readonly registry: SessionRegistry,
+  ) {
+    this.client = socket;
+    socket.setNoDelay(true);
+    this.clientFramer = new MessageFramer(settings.maxMessageBytes, true);
+    this.upstreamFramer = new MessageFramer(settings.maxMessageBytes, true);
+  }
+
+  get transactionStatus(): TransactionStatus {
+    return this.status;
+  }
+
+  get clientAddress(): string {
+    const s = this.client as net.Socket;
+    return `${s.remoteAddress}:${s.remotePort}`;
+  }
+
+  /** Runs the session to its end; never rejects (errors go to the client and the log). */
+  async run(): Promise<void> {
+    let queue = new MessageQueue(this.client, 'client', this.settings.maxMessageBytes, false);
+    let authTimer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        authTimer = setTimeout(
+          () => reject(fatal(SqlState.connectionFailure, 'authentication timed out')),
+          this.settings.authTimeoutMs,
+        );
+      });
+      const handshake = this.handshake(queue, (q) => (queue = q));
+      const params = await Promise.race([handshake, timeout]);
+      clearTimeout(authTimer);
+      if (!params) {
+        // A CancelRequest connection: PostgreSQL closes it without a reply.
+        queue.release();
+        this.client.destroy();
+        this.phase = 'closed';
+        return;
+      }
+      this.phase = 'connecting-upstream';
+      const up = await connectUpstream(this.settings.upstream, params);
+      if (this.client.destroyed) {
+        up.socket.destroy();
+        this.close('client left while the upstream connected');
+        return;
+      }
+      this.upstream = up.socket;
+      this.upstreamKey = { processId: up.processId, secretKey: up.secretKey };
+      this.status = up.status;
+      for (const m of up.startupMessages) this.client.write(m);
+      this.client.write(backendKeyData(this.processId, this.secretKey));
+      this.client.write(readyForQuery(up.status));
+      this.registry.add(this);
+      this.startRelay(queue.release(), up.leftover);
+      this.settings.log.debug(`[${this.settings.connection}] session ${this.id} from ${this.clientAddress} ready`);
+    } catch (err) {
+      clearTimeout(authTimer);
+      queue.release();
+      this.failClient(err);
+    }
+  }
+
+  // ---------- startup and authentication ----------
+
+  /** Startup packet(s) and authentication; `swap` is told of the new queue when TLS replaces the socket. */
+  private async handshake(
+    queue: MessageQueue,
+    swap: (q: MessageQueue) => void,
+  ): Promise<Map<string, string> | null> {
+    const wait = (what: string) => queue.next(this.settings.authTimeoutMs, what);
+    let params: Map<string, string> | null = null;
+    let offeredEncryption = false;
+    while (!params) {
+      const { message } = await wait('the startup packet');
+      const packet = decodeStartup(message);
+      switch (packet.kind) {
+        case 'cancel':
+          this.registry.cancel(packet.processId, packet.secretKey);
+          return null;
+        case 'gssenc':
+          if (offeredEncryption) throw fatal(SqlState.protocolViolation, 'duplicate encryption request');
+          this.client.write(Buffer.from('N'));
+          break;
+        case 'ssl': {
+          if (offeredEncryption) throw fatal(SqlState.protocolViolation, 'duplicate SSL negotiation packet');
+          offeredEncryption = true;
+          if (!this.settings.tls) {
+            this.client.write(Buffer.from('N'));
+            break;
+          }
+          if (queue.release()) {
+            throw fatal(SqlState.protocolViolation, 'received unencrypted data after SSL request', {
+              hint: 'This could be evidence of a man-in-the-middle attack.',
+            });
+          }
+          this.client.write(Buffer.from('S'));
+          this.client = await this.startClientTls(this.client as net.Socket);
+          queue = new MessageQueue(this.client, 'client', this.settings.maxMessageBytes, false);
+          swap(queue);
+          break;
+        }
+        case 'startup':
+          params = packet.params;
+      }
+    }
+    queue.setTyped();
+    this.phase = 'authenticating';
+    const user = params.get('user') ?? '';
+    const database = params.get('database') || user;
+    if (params.has('replication') && params.get('replication') !== 'false') {
+      throw fatal(SqlState.featureNotSupported, 'replication connections are not proxied by Airlock');
+    }
+    if (user !== this.settings.user) {
+      throw fatal(SqlState.invalidAuthorization, `role "${user}" is not served by this Airlock listener`, {
+        hint: `Connect as "${this.settings.user}" (see the Airlock ready file or terminal environment).`,
+      });
+    }
+    if (database !== this.settings.database) {
+      throw fatal(SqlState.invalidCatalogName, `database "${database}" is not served by this Airlock listener`, {
+        hint: `Connection "${this.settings.connection}" serves database "${this.settings.database}".`,
+      });
+    }
+    await this.authenticate(wait, user);
+    params.delete('user');
+    params.delete('database');
+    return params;
+  }
+
+  private startClientTls(socket: net.Socket): Promise<tls.TLSSocket> {
+    const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: this.settings.tls });
+    return new Promise((resolve, reject) => {
+      secure.once('secure', () => resolve(secure));
+      secure.once('error', (err) => reject(fatal(SqlState.protocolViolation, `TLS handshake failed: ${err.message}`)));
+    });
+  }
+
+  private async authenticate(wait: (what: string) => Promise<{ type: number; message: Buffer }>, user: string) {
+    this.client.write(authenticationSasl([SCRAM_MECHANISM]));
+    const exchange = new ScramServerExchange(this.settings.verifier);
+    const initial = await wait('SASLInitialResponse');
+    if (initial.type !== Msg.password) {
+      throw fatal(SqlState.protocolViolation, `expected SASL response, got message type "${String.fromCharCode(initial.type)}"`);
+    }
+    const { mechanism, data } = decodeSaslInitial(initial.message);
+    if (mechanism !== SCRAM_MECHANISM) {
+      throw fatal(SqlState.protocolViolation, `client selected an invalid SASL authentication mechanism`);
+    }
+    const serverFirst = exchange.serverFirstMessage(data.toString('utf8'));
+    this.client.write(authentication(AuthCode.saslContinue, Buffer.from(serverFirst)));
+    const final = await wait('SASLResponse');
+    if (final.type !== Msg.password) throw fatal(SqlState.protocolViolation, 'expected SASL response');
+    const serverFinal = exchange.serverFinalMessage(final.message.toString('utf8', 5), user);
+    this.client.write(authentication(AuthCode.saslFinal, Buffer.from(serverFinal)));
+    this.client.write(authentication(AuthCode.ok));
+  }
+
+  // ---------- relay ----------
+
+  private startRelay(clientLeftover: Buffer | null, upstreamLeftover: Buffer | null): void {
+    const client = this.client;
+    const upstream = this.upstream as net.Socket;
+    this.phase = 'relaying';
+    client.on('data', (chunk: Buffer) => this.fromClient(chunk));
+    upstream.on('data', (chunk: Buffer) => this.fromUpstream(chunk));
+    client.on('error', (err) => this.close(`client error: ${err.message}`));
+    upstream.on('error', (err) => this.upstreamLost(err.message));
+    client.on('close', () => this.close('client disconnected'));
+    upstream.on('close', () => this.upstreamLost('closed'));
+    if (upstreamLeftover) this.fromUpstream(upstreamLeftover);
+    if (clientLeftover) this.fromClient(clientLeftover);
+  }
+
+  private fromClient(chunk: Buffer): void {
+    try {
+      this.clientFramer.push(chunk, (_type, message) => this.inbox.push(message));
+    } catch (err) {
+      this.failClient(err);
+      return;
+    }
+    this.pump();
+  }
+
+  /** Handles queued frontend messages in order; stops (and pauses the client) while a decision is pending. */
+  private pump(): void {
+    if (this.deciding || this.phase !== 'relaying') return;
+    const out = new OutputBatch();
+    const upstream = this.upstream as net.Socket;
+    let i = 0;
+    try {
+      for (; i < this.inbox.length; i++) {
+        const message = this.inbox[i];
+        const request = this.statementOf(message);
+        if (!request) {
+          this.noteCycle(message[0]);
+          out.add(message);
+          continue;
+        }
+        const decision = this.settings.gate.decide({ connection: this.settings.connection, sessionId: this.id }, request);
+        if (decision instanceof Promise) {
+          out.flushTo(upstream);
+          this.inbox = this.inbox.slice(i);
+          this.deciding = true;
+          this.client.pause();
+          decision.then(
+            (d) => this.decided(d, request),
+            (err: Error) =>
+              this.decided({ effect: 'deny', rule: 'gate-error', reason: err.message, hint: 'See the Airlock log.' }, request),
+          );
+          return;
+        }
+        this.forwardDecided(out, message, request, decision);
+      }
+      this.inbox = [];
+    } catch (err) {
+      this.failClient(err);
+      return;
+    }
+    if (!out.flushTo(upstream)) this.waitForDrain(upstream, this.client);
+  }
+
+  private decided(decision: Decision, request: StatementRequest): void {
+    if (this.phase !== 'relaying') return;
+    this.deciding = false;
+    const message = this.inbox.shift() as Buffer;
+    const out = new OutputBatch();
+    this.forwardDecided(out, message, request, decision);
+    out.flushTo(this.upstream as net.Socket);
+    this.client.resume();
+    this.pump();
+  }
+
+  private forwardDecided(
+    out: OutputBatch,
+    message: Buffer,
+    request: StatementRequest,
+    decision: Decision,
+  ): void {
+    if (decision.effect === 'allow') {
+      out.add(message);
+    } else if (request.protocol === 'fastpath') {
+      // A function call cannot be swapped for SQL; substitute a denied statement in its place so the
+      // server still produces an error and ReadyForQuery in order.
+      out.add(this.denials.replace('simple', '', decision));
+    } else {
+      out.add(this.denials.replace(request.protocol, request.protocol === 'extended' ? request.statementName : '', decision));
+    }
+    this.noteCycle(message[0]);
+  }
+
+  private noteCycle(type: number): void {
+    if (type === Msg.query || type === Msg.sync || type === Msg.functionCall) this.denials.cycleSent();
+    else if (type === Msg.terminate) this.phase = 'terminating';
+  }
+
+  /** The statement a frontend message carries, for the gate; null for messages that carry none. */
+  private statementOf(message: Buffer): StatementRequest | null {
+    switch (message[0]) {
+      case Msg.query:
+        return { protocol: 'simple', sql: decodeQuery(message) };
+      case Msg.parse: {
+        const { name, sql } = decodeParse(message);
+        return { protocol: 'extended', sql, statementName: name };
+      }
+      case Msg.functionCall:
+        return { protocol: 'fastpath', functionOid: message.readInt32BE(5) };
+      default:
+        return null;
+    }
+  }
+
+  private fromUpstream(chunk: Buffer): void {
+    const out = new OutputBatch();
+    try {
+      this.upstreamFramer.push(chunk, (type, message) => {
+        if (type === Msg.readyForQuery) {
+          this.status = String.fromCharCode(message[5]) as TransactionStatus;
+          this.denials.readyForQuery();
+        } else if (type === Msg.errorResponse && this.denials.active) {
+          const replaced = this.denials.substitute(message);
+          if (replaced) {
+            out.add(replaced);
+            return;
+          }
+        }
+        out.add(message);
+      });
+    } catch (err) {
+      out.flushTo(this.client);
+      this.failClient(err);
+      return;
+    }
+    if (!out.flushTo(this.client)) this.waitForDrain(this.client, this.upstream as net.Socket);
+  }
+
+  /** Backpressure: stop reading the source until the destination has drained. */
+  private waitForDrain(dest: Duplex, source: Duplex): void {
+    source.pause();
+    dest.once('drain', () => {
+      if (!(source === this.client && this.deciding)) source.resume();
+    });
+  }
+
+  // ---------- cancel and teardown ----------
+
+  /** Forwards a client's CancelRequest to the upstream backend serving this session. */
+  async cancel(): Promise<void> {
+    if (this.phase !== 'relaying') return;
+    await cancelUpstream(this.settings.upstream, this.upstreamKey.processId, this.upstreamKey.secretKey);
+  }
+
+  /** Ends the session as a server shutdown does: the client is told why (57P01). */
+  shutdown(): void {
+    this.failClient(fatal(SqlState.adminShutdown, 'terminating connection because Airlock is shutting down'));
+  }
+
+  private upstreamLost(why: string): void {
+    if (this.phase === 'terminating' || this.phase === 'closed') return;
+    // The server's own FATAL (e.g. admin shutdown) has already been forwarded; this tells the rest.
+    this.failClient(fatal(SqlState.connectionFailure, `upstream connection ${why}`, {
+      hint: 'The database server closed the session; reconnect.',
+    }));
+  }
+
+  /** Sends the error to the client (when it can still hear it) and ends the session. */
+  private failClient(err: unknown): void {
+    if (this.phase === 'closed') return;
+    const pgErr =
+      err instanceof PgError ? err : new PgError(SqlState.internalError, `airlock: ${(err as Error).message}`, { severity: 'FATAL' });
+    const raw = err instanceof UpstreamStartupError ? err.raw : errorResponse(pgErr);
+    if (!(err instanceof PgError)) this.settings.log.error(`[${this.settings.connection}] ${String((err as Error).stack ?? err)}`);
+    else this.settings.log.info(`[${this.settings.connection}] session ${this.id}: ${pgErr.code} ${pgErr.message}`);
+    if (this.client.writable) this.client.end(raw);
+    this.close(pgErr.message);
+  }
+
+  close(why: string): void {
+    if (this.phase === 'closed') return;
+    this.phase = 'closed';
+    this.registry.remove(this);
+    this.settings.log.debug(`[${this.settings.connection}] session ${this.id} closed: ${why}`);
+    this.upstream?.end();
+    const client = this.client;
+    if (client.writable) client.end();
+    // A client that stops reading must not keep the socket (and its buffers) alive.
+    setTimeout(() => {
+      client.destroy();
+      this.upstream?.destroy();
+    }, 5000).unref();
+  }
+}

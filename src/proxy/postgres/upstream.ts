@@ -1,0 +1,268 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { serialize } from 'pg-protocol';
+import { PgError, SqlState, fatal } from './protocol/errors';
+import { AuthCode, Msg, decodeErrorFields, decodeReadyForQuery, type TransactionStatus } from './protocol/messages';
+import { MessageQueue } from './protocol/message-queue';
+import { SCRAM_MECHANISM, ScramClientExchange, md5Password } from './auth/scram';
+
+export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+
+/** Where and how to reach the real server; the password is the just-in-time credential, memory only. */
+export interface UpstreamTarget {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  sslmode: SslMode;
+  /** PEM file with the CA(s) for verify-ca / verify-full; the system store when absent. */
+  sslrootcert?: string;
+  password: () => Promise<string | undefined>;
+  connectTimeoutMs: number;
+  maxMessageBytes: number;
+}
+
+export interface UpstreamSession {
+  socket: net.Socket | tls.TLSSocket;
+  /** ParameterStatus and NoticeResponse messages of the startup, to replay to the client verbatim. */
+  startupMessages: Buffer[];
+  processId: number;
+  secretKey: number;
+  status: TransactionStatus;
+  /** Bytes that arrived after ReadyForQuery (none in practice; kept so nothing is lost). */
+  leftover: Buffer | null;
+  tls: boolean;
+}
+
+/** An ErrorResponse the upstream sent during startup: forwarded to the client as it was. */
+export class UpstreamStartupError extends PgError {
+  constructor(readonly raw: Buffer) {
+    const f = decodeErrorFields(raw);
+    super(f.C ?? SqlState.connectionFailure, `upstream: ${f.M ?? 'error'}`, {
+      severity: 'FATAL',
+      detail: f.D,
+      hint: f.H,
+    });
+  }
+}
+
+function connectTcp(target: UpstreamTarget): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: target.host, port: target.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(unreachable(target, 'timed out'));
+    }, target.connectTimeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, 30_000);
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(unreachable(target, err.message));
+    });
+  });
+}
+
+function unreachable(target: UpstreamTarget, why: string): PgError {
+  return fatal(SqlState.sqlclientUnableToEstablish, `upstream ${target.host}:${target.port} unreachable: ${why}`, {
+    hint: 'Check that the database is running and the connection upstream in the Airlock config is right.',
+  });
+}
+
+function readSslAnswer(socket: net.Socket, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error('timed out waiting for the SSL answer')), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      // More than one byte before the TLS handshake is a man-in-the-middle injection (CVE-2021-23222).
+      if (chunk.length !== 1) done(new Error('unexpected data after the SSL answer'));
+      else done(null, String.fromCharCode(chunk[0]));
+    };
+    const onError = (err: Error) => done(err);
+    const onClose = () => done(new Error('closed during SSL negotiation'));
+    function done(err: Error | null, answer?: string) {
+      clearTimeout(timer);
+      socket.off('data', onData).off('error', onError).off('close', onClose);
+      if (err) reject(err);
+      else resolve(answer as string);
+    }
+    socket.on('data', onData).on('error', onError).on('close', onClose);
+    socket.write(serialize.requestSsl());
+  });
+}
+
+function tlsOptions(target: UpstreamTarget, socket: net.Socket): tls.ConnectionOptions {
+  const verify = target.sslmode === 'verify-ca' || target.sslmode === 'verify-full';
+  const ca = verify && target.sslrootcert ? readFileSync(target.sslrootcert) : undefined;
+  return {
+    socket,
+    servername: net.isIP(target.host) ? undefined : target.host,
+    rejectUnauthorized: verify,
+    ca,
+    // verify-ca checks the chain only; verify-full also the host name (Node's default check).
+    checkServerIdentity: target.sslmode === 'verify-full' ? tls.checkServerIdentity : () => undefined,
+  };
+}
+
+async function negotiateTls(target: UpstreamTarget, socket: net.Socket): Promise<net.Socket | tls.TLSSocket> {
+  if (target.sslmode === 'disable') return socket;
+  let answer: string;
+  try {
+    answer = await readSslAnswer(socket, target.connectTimeoutMs);
+  } catch (err) {
+    socket.destroy();
+    throw fatal(SqlState.connectionFailure, `upstream SSL negotiation failed: ${(err as Error).message}`);
+  }
+  if (answer === 'N') {
+    if (target.sslmode === 'prefer') return socket;
+    socket.destroy();
+    throw fatal(SqlState.sqlclientUnableToEstablish, `upstream does not support SSL, but sslmode=${target.sslmode}`, {
+      hint: 'Enable ssl on the server, or lower sslmode in the connection upstream (not recommended).',
+    });
+  }
+  if (answer !== 'S') {
+    socket.destroy();
+    throw fatal(SqlState.protocolViolation, `upstream answered the SSL request with "${answer}"`);
+  }
+  return new Promise((resolve, reject) => {
+    const secure = tls.connect(tlsOptions(target, socket));
+    const timer = setTimeout(() => secure.destroy(new Error('TLS handshake timed out')), target.connectTimeoutMs);
+    secure.once('secureConnect', () => {
+      clearTimeout(timer);
+      resolve(secure);
+    });
+    secure.once('error', (err) => {
+      clearTimeout(timer);
+      secure.destroy();
+      reject(
+        fatal(SqlState.sqlclientUnableToEstablish, `upstream TLS failed (sslmode=${target.sslmode}): ${err.message}`, {
+          hint:
+            target.sslmode.startsWith('verify')
+              ? 'Set sslrootcert in the upstream URL to the CA that signed the server certificate.'
+              : undefined,
+        }),
+      );
+    });
+  });
+}
+
+async function requirePassword(target: UpstreamTarget, method: string): Promise<string> {
+  const password = await target.password();
+  if (password === undefined) {
+    throw fatal(SqlState.invalidPassword, `upstream asks for ${method} authentication but no password is configured`, {
+      hint: 'Set passwordEnv or passwordFile on the connection.',
+    });
+  }
+  return password;
+}
+
+/**
+ * Opens an authenticated upstream session: TCP, TLS per sslmode, StartupMessage with the client's
+ * parameters (user and database are the connection's), then whichever authentication the server asks for.
+ */
+export async function connectUpstream(
+  target: UpstreamTarget,
+  clientParams: Map<string, string>,
+): Promise<UpstreamSession> {
+  const tcp = await connectTcp(target);
+  const socket = await negotiateTls(target, tcp);
+  const queue = new MessageQueue(socket, 'upstream', target.maxMessageBytes, true);
+  const params: Record<string, string> = {};
+  for (const [k, v] of clientParams) params[k] = v;
+  params.user = target.user;
+  params.database = target.database;
+  const wait = (what: string) => queue.next(target.connectTimeoutMs, what);
+  try {
+    socket.write(serialize.startup(params));
+    let scram: ScramClientExchange | null = null;
+    const startupMessages: Buffer[] = [];
+    let key = { processId: 0, secretKey: 0 };
+    for (;;) {
+      const { type, message } = await wait('the startup reply');
+      switch (type) {
+        case Msg.errorResponse:
+          throw new UpstreamStartupError(message);
+        case Msg.authentication: {
+          const code = message.readInt32BE(5);
+          switch (code) {
+            case AuthCode.ok:
+              break;
+            case AuthCode.cleartext:
+              socket.write(serialize.password(await requirePassword(target, 'password')));
+              break;
+            case AuthCode.md5:
+              socket.write(
+                serialize.password(
+                  md5Password(target.user, await requirePassword(target, 'md5'), message.subarray(9, 13)),
+                ),
+              );
+              break;
+            case AuthCode.sasl: {
+              const mechanisms = message.toString('utf8', 9).split('\0');
+              if (!mechanisms.includes(SCRAM_MECHANISM)) {
+                throw fatal(SqlState.featureNotSupported, `upstream offers no supported SASL mechanism`, {
+                  detail: `offered: ${mechanisms.filter(Boolean).join(', ')}`,
+                });
+              }
+              scram = new ScramClientExchange(await requirePassword(target, 'SCRAM-SHA-256'));
+              socket.write(serialize.sendSASLInitialResponseMessage(SCRAM_MECHANISM, scram.clientFirstMessage()));
+              break;
+            }
+            case AuthCode.saslContinue:
+              if (!scram) throw fatal(SqlState.protocolViolation, 'upstream sent SASL data out of turn');
+              socket.write(serialize.sendSCRAMClientFinalMessage(scram.clientFinalMessage(message.toString('utf8', 9))));
+              break;
+            case AuthCode.saslFinal:
+              if (!scram) throw fatal(SqlState.protocolViolation, 'upstream sent SASL data out of turn');
+              scram.verifyServerFinal(message.toString('utf8', 9));
+              break;
+            default:
+              throw fatal(SqlState.featureNotSupported, `upstream asks for unsupported authentication (code ${code})`, {
+                hint: 'Airlock supports trust, password, md5 and SCRAM-SHA-256 towards the upstream.',
+              });
+          }
+          break;
+        }
+        case Msg.parameterStatus:
+        case Msg.noticeResponse:
+          startupMessages.push(message);
+          break;
+        case Msg.backendKeyData:
+          key = { processId: message.readInt32BE(5), secretKey: message.readInt32BE(9) };
+          break;
+        case Msg.negotiateProtocolVersion:
+          // The server accepted 3.0 but not some of our _pq_ options; we send none, so this is informational.
+          break;
+        case Msg.readyForQuery:
+          return {
+            socket,
+            startupMessages,
+            ...key,
+            status: decodeReadyForQuery(message),
+            leftover: queue.release(),
+            tls: socket instanceof tls.TLSSocket,
+          };
+        default:
+          throw fatal(SqlState.protocolViolation, `unexpected message "${String.fromCharCode(type)}" from upstream`);
+      }
+    }
+  } catch (err) {
+    queue.release();
+    socket.destroy();
+    throw err;
+  }
+}
+
+/** Sends a CancelRequest for an upstream backend over a fresh connection, as libpq does. */
+export async function cancelUpstream(target: UpstreamTarget, processId: number, secretKey: number): Promise<void> {
+  const socket = await connectTcp(target);
+  await new Promise<void>((resolve) => {
+    socket.once('close', () => resolve());
+    socket.once('error', () => resolve());
+    socket.end(serialize.cancel(processId, secretKey));
+  });
+}
