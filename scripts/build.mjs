@@ -5,7 +5,11 @@ import { existsSync } from 'node:fs';
 const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning' };
 const entries = [
   // PGlite loads its WASM and data files from its own package folder at run time.
-  { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', external: ['@electric-sql/pglite', '@electric-sql/pglite-socket'] },
+  {
+    entryPoints: ['src/cli/main.ts'],
+    outfile: 'dist/cli.js',
+    external: ['@electric-sql/pglite', '@electric-sql/pglite-socket'],
+  },
   { entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
 ].filter((e) => existsSync(e.entryPoints[0]));
 await Promise.all(entries.map((e) => build({ ...common, ...e })));

@@ -19,7 +19,15 @@ export async function demoCommand(options: { 'ready-file'?: string }): Promise<n
     if (db.password) process.env[DEMO_PASSWORD_ENV] = db.password;
     const proxy = await startProxy(
       {
-        connections: [{ name: 'demo', kind: 'postgres', upstream: db.upstream, passwordEnv: DEMO_PASSWORD_ENV, listen: '127.0.0.1:0' }],
+        connections: [
+          {
+            name: 'demo',
+            kind: 'postgres',
+            upstream: db.upstream,
+            passwordEnv: DEMO_PASSWORD_ENV,
+            listen: '127.0.0.1:0',
+          },
+        ],
         policy: 'allow-all',
       },
       log,

@@ -15,7 +15,9 @@ export async function proxyCommand(options: { config?: string; 'ready-file'?: st
   const log = streamLogger(config.logLevel ?? 'info');
   const proxy = await startProxy(config, log);
   if (options['ready-file']) await writeReadyFile(options['ready-file'], proxy.endpoints);
-  log.info(`ready: ${proxy.endpoints.length} listener(s)${options['ready-file'] ? `, details in ${options['ready-file']}` : ''}`);
+  log.info(
+    `ready: ${proxy.endpoints.length} listener(s)${options['ready-file'] ? `, details in ${options['ready-file']}` : ''}`,
+  );
   const signal = await untilSignal();
   log.info(`${signal}: closing listeners and sessions`);
   await proxy.close();

@@ -40,14 +40,22 @@ export const configSchema = {
         additionalProperties: false,
         required: ['name', 'kind', 'upstream'],
         properties: {
-          name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: 'Unique name of the connection.' },
+          name: {
+            type: 'string',
+            pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$',
+            description: 'Unique name of the connection.',
+          },
           kind: { enum: ['postgres'] },
           upstream: {
             type: 'string',
             pattern: '^postgres(ql)?://',
             description: 'postgres://user@host:port/database?sslmode=… (no password here).',
           },
-          passwordEnv: { type: 'string', minLength: 1, description: 'Environment variable holding the upstream password.' },
+          passwordEnv: {
+            type: 'string',
+            minLength: 1,
+            description: 'Environment variable holding the upstream password.',
+          },
           passwordFile: { type: 'string', minLength: 1, description: 'File holding the upstream password.' },
           listen: {
             type: 'string',
@@ -99,11 +107,15 @@ export function parseUpstreamUrl(raw: string, where: string): UpstreamUrl {
   if (!user) throw new DocumentError(where, ['upstream: the URL names no user (postgres://USER@host/db)']);
   const sslmode = (url.searchParams.get('sslmode') ?? 'prefer') as SslMode;
   if (!SSL_MODES.includes(sslmode)) {
-    throw new DocumentError(where, [`upstream: sslmode must be one of ${SSL_MODES.join(', ')}, not "${sslmode}"`]);
+    throw new DocumentError(where, [
+      `upstream: sslmode must be one of ${SSL_MODES.join(', ')}, not "${sslmode}"`,
+    ]);
   }
   for (const key of url.searchParams.keys()) {
     if (key !== 'sslmode' && key !== 'sslrootcert') {
-      throw new DocumentError(where, [`upstream: unsupported URL parameter "${key}" (supported: sslmode, sslrootcert)`]);
+      throw new DocumentError(where, [
+        `upstream: unsupported URL parameter "${key}" (supported: sslmode, sslrootcert)`,
+      ]);
     }
   }
   return {
@@ -135,7 +147,8 @@ export function loadConfig(file: string): AirlockConfig {
   const names = new Set<string>();
   const dir = path.dirname(path.resolve(file));
   for (const [i, c] of config.connections.entries()) {
-    if (names.has(c.name)) throw new DocumentError(file, [`connections.${i}.name: "${c.name}" is used twice`]);
+    if (names.has(c.name))
+      throw new DocumentError(file, [`connections.${i}.name: "${c.name}" is used twice`]);
     names.add(c.name);
     if (c.passwordEnv && c.passwordFile) {
       throw new DocumentError(file, [`connections.${i}: give passwordEnv or passwordFile, not both`]);

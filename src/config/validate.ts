@@ -62,9 +62,10 @@ export function parseAndValidate<T>(text: string, file: string, schema: object):
         .split('/')
         .slice(1)
         .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-      const node = doc.getIn(key.map((k) => (/^\d+$/.test(k) ? Number(k) : k)), true) as
-        | { range?: [number, number, number] }
-        | undefined;
+      const node = doc.getIn(
+        key.map((k) => (/^\d+$/.test(k) ? Number(k) : k)),
+        true,
+      ) as { range?: [number, number, number] } | undefined;
       const line = node?.range ? ` (line ${lineCounter.linePos(node.range[0]).line})` : '';
       const where = key.length ? key.join('.') : '(top level)';
       return `${where}${line}: ${describe(e)}`;

@@ -32,7 +32,13 @@ async function startRealDemo(log: Logger): Promise<DemoDatabase> {
     const sqlFile = path.join(cluster.dir, 'sample.sql');
     await writeFile(sqlFile, sampleDataSql());
     const socket = ['-h', cluster.dir, '-v', 'ON_ERROR_STOP=1', '-q'];
-    await cluster.client('psql', [...socket, '-d', 'postgres', '-c', `CREATE ROLE app LOGIN PASSWORD '${password}'`]);
+    await cluster.client('psql', [
+      ...socket,
+      '-d',
+      'postgres',
+      '-c',
+      `CREATE ROLE app LOGIN PASSWORD '${password}'`,
+    ]);
     await cluster.client('psql', [...socket, '-d', 'postgres', '-c', 'CREATE DATABASE shop OWNER app']);
     await cluster.client('psql', [...socket, '-d', 'shop', '-U', 'app', '-f', sqlFile]);
     log.info(`demo PostgreSQL ready on 127.0.0.1:${cluster.port} in ${Date.now() - started} ms`);

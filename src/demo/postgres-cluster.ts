@@ -35,7 +35,11 @@ export interface PostgresCluster {
   caFile: string;
   binDir: string;
   /** Runs a PostgreSQL client program (psql, pg_dump, …) from the same installation. */
-  client(program: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }>;
+  client(
+    program: string,
+    args: string[],
+    env?: NodeJS.ProcessEnv,
+  ): Promise<{ stdout: string; stderr: string }>;
   stop(): Promise<void>;
 }
 
@@ -51,7 +55,9 @@ export function findPostgresBinaries(): string | null {
     candidates.push(...versions.map((v) => path.join(root, v, 'bin')));
   }
   candidates.push('/usr/local/pgsql/bin');
-  return candidates.find((d) => existsSync(path.join(d, 'initdb')) && existsSync(path.join(d, 'postgres'))) ?? null;
+  return (
+    candidates.find((d) => existsSync(path.join(d, 'initdb')) && existsSync(path.join(d, 'postgres'))) ?? null
+  );
 }
 
 export function freePort(): Promise<number> {
@@ -81,12 +87,51 @@ async function osUser(): Promise<{ uid: number; gid: number } | null> {
 /** Makes a CA and a server certificate for 127.0.0.1/localhost with openssl. */
 async function makeCertificates(dir: string): Promise<void> {
   const o = (args: string[]) => run('openssl', args, { cwd: dir });
-  await o(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=Airlock test CA',
-    '-keyout', 'ca.key', '-out', 'ca.crt']);
-  await o(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr']);
+  await o([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Airlock test CA',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+  ]);
+  await o([
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=localhost',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+  ]);
   await writeFile(path.join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  await o(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2',
-    '-extfile', 'san.ext', '-out', 'server.crt']);
+  await o([
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    'san.ext',
+    '-out',
+    'server.crt',
+  ]);
   await chmod(path.join(dir, 'server.key'), 0o600);
 }
 
@@ -110,11 +155,24 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Postgr
     await makeCertificates(dir);
     if (owner) {
       await chown(dir, owner.uid, owner.gid);
-      for (const f of ['pwfile', 'server.key', 'server.crt', 'ca.crt']) await chown(path.join(dir, f), owner.uid, owner.gid);
+      for (const f of ['pwfile', 'server.key', 'server.crt', 'ca.crt'])
+        await chown(path.join(dir, f), owner.uid, owner.gid);
     }
     const auth = options.hostAuth ?? 'scram-sha-256';
-    await exec('initdb', ['-D', data, '-U', user, `--auth-host=${auth}`, '--auth-local=trust', '--pwfile', path.join(dir, 'pwfile'),
-      '-E', 'UTF8', '--locale=C', ...(options.fast !== false ? ['--no-sync'] : [])]);
+    await exec('initdb', [
+      '-D',
+      data,
+      '-U',
+      user,
+      `--auth-host=${auth}`,
+      '--auth-local=trust',
+      '--pwfile',
+      path.join(dir, 'pwfile'),
+      '-E',
+      'UTF8',
+      '--locale=C',
+      ...(options.fast !== false ? ['--no-sync'] : []),
+    ]);
     const port = await freePort();
     const settings: Record<string, string> = {
       port: String(port),
@@ -127,7 +185,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Postgr
       ...(options.fast !== false ? { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } : {}),
       ...options.settings,
     };
-    const conf = Object.entries(settings).map(([k, v]) => `${k} = '${v.replace(/'/g, "''")}'`).join('\n');
+    const conf = Object.entries(settings)
+      .map(([k, v]) => `${k} = '${v.replace(/'/g, "''")}'`)
+      .join('\n');
     await writeFile(path.join(data, 'postgresql.auto.conf'), conf + '\n');
     if (owner) await chown(path.join(data, 'postgresql.auto.conf'), owner.uid, owner.gid);
     await exec('pg_ctl', ['-D', data, '-l', path.join(dir, 'postgres.log'), '-w', '-t', '60', 'start']);
@@ -141,7 +201,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Postgr
       binDir,
       client: (program, args, env) =>
         run(path.join(binDir, program), args, {
-          env: { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: user, PGPASSWORD: password, ...env },
+          env: {
+            ...process.env,
+            PGHOST: '127.0.0.1',
+            PGPORT: String(port),
+            PGUSER: user,
+            PGPASSWORD: password,
+            ...env,
+          },
           maxBuffer: 256 * 1024 * 1024,
         }),
       stop: async () => {
@@ -151,7 +218,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Postgr
     };
     if (auth === 'md5') {
       // initdb stored the password as SCRAM; md5 auth needs it re-hashed under password_encryption=md5.
-      await cluster.client('psql', ['-h', dir, '-d', 'postgres', '-c', `ALTER ROLE postgres PASSWORD '${password}'`]);
+      await cluster.client('psql', [
+        '-h',
+        dir,
+        '-d',
+        'postgres',
+        '-c',
+        `ALTER ROLE postgres PASSWORD '${password}'`,
+      ]);
     }
     return cluster;
   } catch (err) {

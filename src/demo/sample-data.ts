@@ -4,8 +4,34 @@
  * whose free text leaks some of it. Deterministic (seeded), so the demo and the tests see the same rows.
  */
 
-const FIRST = ['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Frances', 'Ken', 'Margaret', 'Dennis', 'Radia', 'Tim'];
-const LAST = ['Lovelace', 'Hopper', 'Turing', 'Dijkstra', 'Liskov', 'Knuth', 'Allen', 'Thompson', 'Hamilton', 'Ritchie', 'Perlman', 'Berners'];
+const FIRST = [
+  'Ada',
+  'Grace',
+  'Alan',
+  'Edsger',
+  'Barbara',
+  'Donald',
+  'Frances',
+  'Ken',
+  'Margaret',
+  'Dennis',
+  'Radia',
+  'Tim',
+];
+const LAST = [
+  'Lovelace',
+  'Hopper',
+  'Turing',
+  'Dijkstra',
+  'Liskov',
+  'Knuth',
+  'Allen',
+  'Thompson',
+  'Hamilton',
+  'Ritchie',
+  'Perlman',
+  'Berners',
+];
 const CITIES = ['Lisbon', 'Oslo', 'Austin', 'Lyon', 'Osaka', 'Porto', 'Denver', 'Turin'];
 const PRODUCTS: Array<[string, number]> = [
   ['Mechanical keyboard', 129.0],
@@ -116,7 +142,9 @@ export function sampleDataSql(count = 200, seed = 42): string {
     `CREATE VIEW customer_contacts AS SELECT id, full_name, email, phone FROM customers;`,
   ];
   lines.push(
-    'INSERT INTO products VALUES ' + PRODUCTS.map(([n, p], i) => `(${i + 1}, ${q(n)}, ${p})`).join(',\n  ') + ';',
+    'INSERT INTO products VALUES ' +
+      PRODUCTS.map(([n, p], i) => `(${i + 1}, ${q(n)}, ${p})`).join(',\n  ') +
+      ';',
   );
   lines.push(
     'INSERT INTO customers (id, full_name, email, phone, ssn, card_number, iban, city, created_at) VALUES\n  ' +
@@ -134,18 +162,26 @@ export function sampleDataSql(count = 200, seed = 42): string {
     const c = 1 + Math.floor(rnd() * count);
     const p = 1 + Math.floor(rnd() * PRODUCTS.length);
     const status = ['placed', 'shipped', 'delivered', 'returned'][Math.floor(rnd() * 4)];
-    orders.push(`(${c}, ${p}, ${1 + Math.floor(rnd() * 3)}, '${status}', timestamptz '2026-02-01' + interval '${i * 3} hours')`);
+    orders.push(
+      `(${c}, ${p}, ${1 + Math.floor(rnd() * 3)}, '${status}', timestamptz '2026-02-01' + interval '${i * 3} hours')`,
+    );
   }
-  lines.push('INSERT INTO orders (customer_id, product_id, quantity, status, ordered_at) VALUES\n  ' + orders.join(',\n  ') + ';');
-  const tickets = customers.slice(0, 20).map((c, i) =>
-    i % 4 === 0
-      ? `(${c.id}, ${q(`Please update my card to ${c.cardNumber.replace(/(\d{4})(?=\d)/g, '$1 ')}, the old one expired.`)})`
-      : i % 4 === 1
-        ? `(${c.id}, ${q(`Refund to ${c.iban} please. You can reach me at ${c.email}.`)})`
-        : i % 4 === 2
-          ? `(${c.id}, ${q('Our integration broke after we rotated AKIAIOSFODNN7EXAMPLE; the dock arrived fine.')})`
-          : `(${c.id}, ${q('Delivery was late but the keyboard is great.')})`,
+  lines.push(
+    'INSERT INTO orders (customer_id, product_id, quantity, status, ordered_at) VALUES\n  ' +
+      orders.join(',\n  ') +
+      ';',
   );
+  const tickets = customers
+    .slice(0, 20)
+    .map((c, i) =>
+      i % 4 === 0
+        ? `(${c.id}, ${q(`Please update my card to ${c.cardNumber.replace(/(\d{4})(?=\d)/g, '$1 ')}, the old one expired.`)})`
+        : i % 4 === 1
+          ? `(${c.id}, ${q(`Refund to ${c.iban} please. You can reach me at ${c.email}.`)})`
+          : i % 4 === 2
+            ? `(${c.id}, ${q('Our integration broke after we rotated AKIAIOSFODNN7EXAMPLE; the dock arrived fine.')})`
+            : `(${c.id}, ${q('Delivery was late but the keyboard is great.')})`,
+    );
   lines.push('INSERT INTO support_tickets (customer_id, body) VALUES\n  ' + tickets.join(',\n  ') + ';');
   lines.push('ANALYZE;');
   return lines.join('\n\n') + '\n';

@@ -48,9 +48,15 @@ function gateFor(config: AirlockConfig, log: Logger): Gate {
   }
 }
 
-/** Starts a listener per configured connection. Every listener is up when this resolves. */
-export async function startProxy(config: AirlockConfig, log: Logger): Promise<RunningProxy> {
-  const gate = gateFor(config, log);
+/**
+ * Starts a listener per configured connection. Every listener is up when this resolves. `gate` replaces
+ * the one the config's policy names (the extension and tests compose their own).
+ */
+export async function startProxy(
+  config: AirlockConfig,
+  log: Logger,
+  gate = gateFor(config, log),
+): Promise<RunningProxy> {
   const listeners: PostgresListener[] = [];
   const endpoints: LocalEndpoint[] = [];
   try {
@@ -79,8 +85,17 @@ export async function startProxy(config: AirlockConfig, log: Logger): Promise<Ru
       const { host, port } = parseListen(c.listen);
       const bound = await listener.listen(host, port);
       listeners.push(listener);
-      endpoints.push({ name: c.name, kind: 'postgres', ...bound, user: up.user, password, database: up.database });
-      log.info(`[${c.name}] listening on ${bound.host}:${bound.port} → ${up.host}:${up.port}/${up.database} (sslmode=${up.sslmode})`);
+      endpoints.push({
+        name: c.name,
+        kind: 'postgres',
+        ...bound,
+        user: up.user,
+        password,
+        database: up.database,
+      });
+      log.info(
+        `[${c.name}] listening on ${bound.host}:${bound.port} → ${up.host}:${up.port}/${up.database} (sslmode=${up.sslmode})`,
+      );
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));

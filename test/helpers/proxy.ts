@@ -3,6 +3,7 @@ import type { PostgresCluster } from '../../src/demo/postgres-cluster';
 import { startProxy, type LocalEndpoint, type RunningProxy } from '../../src/proxy/airlock-proxy';
 import type { AirlockConfig, ConnectionConfig } from '../../src/config/config';
 import { silentLogger, type Logger } from '../../src/core/log';
+import type { Gate } from '../../src/core/gate';
 
 export interface ProxyUnderTest {
   proxy: RunningProxy;
@@ -20,7 +21,14 @@ export interface ProxyUnderTest {
  */
 export async function proxyFor(
   cluster: PostgresCluster,
-  options: { database?: string; sslmode?: string; connection?: Partial<ConnectionConfig>; config?: Partial<AirlockConfig>; log?: Logger } = {},
+  options: {
+    database?: string;
+    sslmode?: string;
+    connection?: Partial<ConnectionConfig>;
+    config?: Partial<AirlockConfig>;
+    log?: Logger;
+    gate?: Gate;
+  } = {},
 ): Promise<ProxyUnderTest> {
   const envName = `AIRLOCK_TEST_PW_${cluster.port}`;
   process.env[envName] = cluster.password;
@@ -40,7 +48,7 @@ export async function proxyFor(
       },
     ],
   };
-  const proxy = await startProxy(config, options.log ?? silentLogger);
+  const proxy = await startProxy(config, options.log ?? silentLogger, options.gate);
   const endpoint = proxy.endpoints[0];
   const env = {
     PGHOST: endpoint.host,

@@ -17,7 +17,9 @@ export class PostgresListener implements SessionRegistry {
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
     if (!isLoopback(host)) {
-      return Promise.reject(new Error(`listen address ${host} is not a loopback address; Airlock listens locally only`));
+      return Promise.reject(
+        new Error(`listen address ${host} is not a loopback address; Airlock listens locally only`),
+      );
     }
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
@@ -63,9 +65,11 @@ export class PostgresListener implements SessionRegistry {
       this.settings.log.debug(`[${this.settings.connection}] CancelRequest with an unknown key ignored`);
       return;
     }
-    session.cancel().catch((err: Error) =>
-      this.settings.log.warn(`[${this.settings.connection}] cancel failed: ${err.message}`),
-    );
+    session
+      .cancel()
+      .catch((err: Error) =>
+        this.settings.log.warn(`[${this.settings.connection}] cancel failed: ${err.message}`),
+      );
   }
 
   /** Stops accepting, ends every session, and resolves once all client sockets are gone. */

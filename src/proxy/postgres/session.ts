@@ -130,7 +130,9 @@ export class ClientSession {
       this.client.write(readyForQuery(up.status));
       this.registry.add(this);
       this.startRelay(queue.release(), up.leftover);
-      this.settings.log.debug(`[${this.settings.connection}] session ${this.id} from ${this.clientAddress} ready`);
+      this.settings.log.debug(
+        `[${this.settings.connection}] session ${this.id} from ${this.clientAddress} ready`,
+      );
     } catch (err) {
       clearTimeout(authTimer);
       queue.release();
@@ -194,9 +196,13 @@ export class ClientSession {
       });
     }
     if (database !== this.settings.database) {
-      throw fatal(SqlState.invalidCatalogName, `database "${database}" is not served by this Airlock listener`, {
-        hint: `Connection "${this.settings.connection}" serves database "${this.settings.database}".`,
-      });
+      throw fatal(
+        SqlState.invalidCatalogName,
+        `database "${database}" is not served by this Airlock listener`,
+        {
+          hint: `Connection "${this.settings.connection}" serves database "${this.settings.database}".`,
+        },
+      );
     }
     await this.authenticate(wait, user);
     params.delete('user');
@@ -208,16 +214,24 @@ export class ClientSession {
     const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: this.settings.tls });
     return new Promise((resolve, reject) => {
       secure.once('secure', () => resolve(secure));
-      secure.once('error', (err) => reject(fatal(SqlState.protocolViolation, `TLS handshake failed: ${err.message}`)));
+      secure.once('error', (err) =>
+        reject(fatal(SqlState.protocolViolation, `TLS handshake failed: ${err.message}`)),
+      );
     });
   }
 
-  private async authenticate(wait: (what: string) => Promise<{ type: number; message: Buffer }>, user: string) {
+  private async authenticate(
+    wait: (what: string) => Promise<{ type: number; message: Buffer }>,
+    user: string,
+  ) {
     this.client.write(authenticationSasl([SCRAM_MECHANISM]));
     const exchange = new ScramServerExchange(this.settings.verifier);
     const initial = await wait('SASLInitialResponse');
     if (initial.type !== Msg.password) {
-      throw fatal(SqlState.protocolViolation, `expected SASL response, got message type "${String.fromCharCode(initial.type)}"`);
+      throw fatal(
+        SqlState.protocolViolation,
+        `expected SASL response, got message type "${String.fromCharCode(initial.type)}"`,
+      );
     }
     const { mechanism, data } = decodeSaslInitial(initial.message);
     if (mechanism !== SCRAM_MECHANISM) {
@@ -273,7 +287,10 @@ export class ClientSession {
           out.add(message);
           continue;
         }
-        const decision = this.settings.gate.decide({ connection: this.settings.connection, sessionId: this.id }, request);
+        const decision = this.settings.gate.decide(
+          { connection: this.settings.connection, sessionId: this.id },
+          request,
+        );
         if (decision instanceof Promise) {
           out.flushTo(upstream);
           this.inbox = this.inbox.slice(i);
@@ -282,7 +299,10 @@ export class ClientSession {
           decision.then(
             (d) => this.decided(d, request),
             (err: Error) =>
-              this.decided({ effect: 'deny', rule: 'gate-error', reason: err.message, hint: 'See the Airlock log.' }, request),
+              this.decided(
+                { effect: 'deny', rule: 'gate-error', reason: err.message, hint: 'See the Airlock log.' },
+                request,
+              ),
           );
           return;
         }
@@ -320,7 +340,13 @@ export class ClientSession {
       // server still produces an error and ReadyForQuery in order.
       out.add(this.denials.replace('simple', '', decision));
     } else {
-      out.add(this.denials.replace(request.protocol, request.protocol === 'extended' ? request.statementName : '', decision));
+      out.add(
+        this.denials.replace(
+          request.protocol,
+          request.protocol === 'extended' ? request.statementName : '',
+          decision,
+        ),
+      );
     }
     this.noteCycle(message[0]);
   }
@@ -394,19 +420,27 @@ export class ClientSession {
   private upstreamLost(why: string): void {
     if (this.phase === 'terminating' || this.phase === 'closed') return;
     // The server's own FATAL (e.g. admin shutdown) has already been forwarded; this tells the rest.
-    this.failClient(fatal(SqlState.connectionFailure, `upstream connection ${why}`, {
-      hint: 'The database server closed the session; reconnect.',
-    }));
+    this.failClient(
+      fatal(SqlState.connectionFailure, `upstream connection ${why}`, {
+        hint: 'The database server closed the session; reconnect.',
+      }),
+    );
   }
 
   /** Sends the error to the client (when it can still hear it) and ends the session. */
   private failClient(err: unknown): void {
     if (this.phase === 'closed') return;
     const pgErr =
-      err instanceof PgError ? err : new PgError(SqlState.internalError, `airlock: ${(err as Error).message}`, { severity: 'FATAL' });
+      err instanceof PgError
+        ? err
+        : new PgError(SqlState.internalError, `airlock: ${(err as Error).message}`, { severity: 'FATAL' });
     const raw = err instanceof UpstreamStartupError ? err.raw : errorResponse(pgErr);
-    if (!(err instanceof PgError)) this.settings.log.error(`[${this.settings.connection}] ${String((err as Error).stack ?? err)}`);
-    else this.settings.log.info(`[${this.settings.connection}] session ${this.id}: ${pgErr.code} ${pgErr.message}`);
+    if (!(err instanceof PgError))
+      this.settings.log.error(`[${this.settings.connection}] ${String((err as Error).stack ?? err)}`);
+    else
+      this.settings.log.info(
+        `[${this.settings.connection}] session ${this.id}: ${pgErr.code} ${pgErr.message}`,
+      );
     if (this.client.writable) this.client.end(raw);
     this.close(pgErr.message);
   }

@@ -3,7 +3,13 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { serialize } from 'pg-protocol';
 import { PgError, SqlState, fatal } from './protocol/errors';
-import { AuthCode, Msg, decodeErrorFields, decodeReadyForQuery, type TransactionStatus } from './protocol/messages';
+import {
+  AuthCode,
+  Msg,
+  decodeErrorFields,
+  decodeReadyForQuery,
+  type TransactionStatus,
+} from './protocol/messages';
 import { MessageQueue } from './protocol/message-queue';
 import { SCRAM_MECHANISM, ScramClientExchange, md5Password } from './auth/scram';
 
@@ -69,9 +75,13 @@ function connectTcp(target: UpstreamTarget): Promise<net.Socket> {
 }
 
 function unreachable(target: UpstreamTarget, why: string): PgError {
-  return fatal(SqlState.sqlclientUnableToEstablish, `upstream ${target.host}:${target.port} unreachable: ${why}`, {
-    hint: 'Check that the database is running and the connection upstream in the Airlock config is right.',
-  });
+  return fatal(
+    SqlState.sqlclientUnableToEstablish,
+    `upstream ${target.host}:${target.port} unreachable: ${why}`,
+    {
+      hint: 'Check that the database is running and the connection upstream in the Airlock config is right.',
+    },
+  );
 }
 
 function readSslAnswer(socket: net.Socket, timeoutMs: number): Promise<string> {
@@ -120,9 +130,13 @@ async function negotiateTls(target: UpstreamTarget, socket: net.Socket): Promise
   if (answer === 'N') {
     if (target.sslmode === 'prefer') return socket;
     socket.destroy();
-    throw fatal(SqlState.sqlclientUnableToEstablish, `upstream does not support SSL, but sslmode=${target.sslmode}`, {
-      hint: 'Enable ssl on the server, or lower sslmode in the connection upstream (not recommended).',
-    });
+    throw fatal(
+      SqlState.sqlclientUnableToEstablish,
+      `upstream does not support SSL, but sslmode=${target.sslmode}`,
+      {
+        hint: 'Enable ssl on the server, or lower sslmode in the connection upstream (not recommended).',
+      },
+    );
   }
   if (answer !== 'S') {
     socket.destroy();
@@ -130,7 +144,10 @@ async function negotiateTls(target: UpstreamTarget, socket: net.Socket): Promise
   }
   return new Promise((resolve, reject) => {
     const secure = tls.connect(tlsOptions(target, socket));
-    const timer = setTimeout(() => secure.destroy(new Error('TLS handshake timed out')), target.connectTimeoutMs);
+    const timer = setTimeout(
+      () => secure.destroy(new Error('TLS handshake timed out')),
+      target.connectTimeoutMs,
+    );
     secure.once('secureConnect', () => {
       clearTimeout(timer);
       resolve(secure);
@@ -139,12 +156,15 @@ async function negotiateTls(target: UpstreamTarget, socket: net.Socket): Promise
       clearTimeout(timer);
       secure.destroy();
       reject(
-        fatal(SqlState.sqlclientUnableToEstablish, `upstream TLS failed (sslmode=${target.sslmode}): ${err.message}`, {
-          hint:
-            target.sslmode.startsWith('verify')
+        fatal(
+          SqlState.sqlclientUnableToEstablish,
+          `upstream TLS failed (sslmode=${target.sslmode}): ${err.message}`,
+          {
+            hint: target.sslmode.startsWith('verify')
               ? 'Set sslrootcert in the upstream URL to the CA that signed the server certificate.'
               : undefined,
-        }),
+          },
+        ),
       );
     });
   });
@@ -153,9 +173,13 @@ async function negotiateTls(target: UpstreamTarget, socket: net.Socket): Promise
 async function requirePassword(target: UpstreamTarget, method: string): Promise<string> {
   const password = await target.password();
   if (password === undefined) {
-    throw fatal(SqlState.invalidPassword, `upstream asks for ${method} authentication but no password is configured`, {
-      hint: 'Set passwordEnv or passwordFile on the connection.',
-    });
+    throw fatal(
+      SqlState.invalidPassword,
+      `upstream asks for ${method} authentication but no password is configured`,
+      {
+        hint: 'Set passwordEnv or passwordFile on the connection.',
+      },
+    );
   }
   return password;
 }
@@ -209,21 +233,29 @@ export async function connectUpstream(
                 });
               }
               scram = new ScramClientExchange(await requirePassword(target, 'SCRAM-SHA-256'));
-              socket.write(serialize.sendSASLInitialResponseMessage(SCRAM_MECHANISM, scram.clientFirstMessage()));
+              socket.write(
+                serialize.sendSASLInitialResponseMessage(SCRAM_MECHANISM, scram.clientFirstMessage()),
+              );
               break;
             }
             case AuthCode.saslContinue:
               if (!scram) throw fatal(SqlState.protocolViolation, 'upstream sent SASL data out of turn');
-              socket.write(serialize.sendSCRAMClientFinalMessage(scram.clientFinalMessage(message.toString('utf8', 9))));
+              socket.write(
+                serialize.sendSCRAMClientFinalMessage(scram.clientFinalMessage(message.toString('utf8', 9))),
+              );
               break;
             case AuthCode.saslFinal:
               if (!scram) throw fatal(SqlState.protocolViolation, 'upstream sent SASL data out of turn');
               scram.verifyServerFinal(message.toString('utf8', 9));
               break;
             default:
-              throw fatal(SqlState.featureNotSupported, `upstream asks for unsupported authentication (code ${code})`, {
-                hint: 'Airlock supports trust, password, md5 and SCRAM-SHA-256 towards the upstream.',
-              });
+              throw fatal(
+                SqlState.featureNotSupported,
+                `upstream asks for unsupported authentication (code ${code})`,
+                {
+                  hint: 'Airlock supports trust, password, md5 and SCRAM-SHA-256 towards the upstream.',
+                },
+              );
           }
           break;
         }
@@ -247,7 +279,10 @@ export async function connectUpstream(
             tls: socket instanceof tls.TLSSocket,
           };
         default:
-          throw fatal(SqlState.protocolViolation, `unexpected message "${String.fromCharCode(type)}" from upstream`);
+          throw fatal(
+            SqlState.protocolViolation,
+            `unexpected message "${String.fromCharCode(type)}" from upstream`,
+          );
       }
     }
   } catch (err) {
@@ -258,7 +293,11 @@ export async function connectUpstream(
 }
 
 /** Sends a CancelRequest for an upstream backend over a fresh connection, as libpq does. */
-export async function cancelUpstream(target: UpstreamTarget, processId: number, secretKey: number): Promise<void> {
+export async function cancelUpstream(
+  target: UpstreamTarget,
+  processId: number,
+  secretKey: number,
+): Promise<void> {
   const socket = await connectTcp(target);
   await new Promise<void>((resolve) => {
     socket.once('close', () => resolve());

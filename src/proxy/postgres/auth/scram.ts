@@ -85,13 +85,15 @@ export class ScramServerExchange {
     if (proofAt < 0) throw badExchange('missing proof');
     const withoutProof = clientFinal.slice(0, proofAt);
     const attrs = attributes(withoutProof);
-    if (attrs.get('c') !== Buffer.from(this.gs2Header).toString('base64')) throw badExchange('channel binding');
+    if (attrs.get('c') !== Buffer.from(this.gs2Header).toString('base64'))
+      throw badExchange('channel binding');
     if (attrs.get('r') !== this.nonce) throw badExchange('nonce mismatch');
     const proof = Buffer.from(clientFinal.slice(proofAt + 3), 'base64');
     const authMessage = `${this.clientFirstBare},${this.serverFirst},${withoutProof}`;
     const signature = hmac(this.verifier.storedKey, authMessage);
     const valid =
-      proof.length === signature.length && timingSafeEqual(sha256(xor(proof, signature)), this.verifier.storedKey);
+      proof.length === signature.length &&
+      timingSafeEqual(sha256(xor(proof, signature)), this.verifier.storedKey);
     if (!valid) {
       throw fatal(SqlState.invalidPassword, `password authentication failed for user "${user}"`, {
         hint: 'Use the password from the Airlock ready file or the Airlock terminal; it changes every time Airlock starts.',
@@ -149,6 +151,13 @@ export class ScramClientExchange {
 
 /** The md5 scheme PostgreSQL still offers: "md5" + md5(md5(password + user) + salt). */
 export function md5Password(user: string, password: string, salt: Buffer): string {
-  const inner = createHash('md5').update(password + user).digest('hex');
-  return 'md5' + createHash('md5').update(Buffer.concat([Buffer.from(inner), salt])).digest('hex');
+  const inner = createHash('md5')
+    .update(password + user)
+    .digest('hex');
+  return (
+    'md5' +
+    createHash('md5')
+      .update(Buffer.concat([Buffer.from(inner), salt]))
+      .digest('hex')
+  );
 }

@@ -33,6 +33,10 @@ export class PgError extends Error {
   }
 }
 
-export function fatal(code: string, message: string, extra: { detail?: string; hint?: string } = {}): PgError {
+export function fatal(
+  code: string,
+  message: string,
+  extra: { detail?: string; hint?: string } = {},
+): PgError {
   return new PgError(code, message, { ...extra, severity: 'FATAL' });
 }

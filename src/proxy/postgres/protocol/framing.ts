@@ -44,9 +44,13 @@ export class MessageFramer {
         throw new PgError(SqlState.protocolViolation, `invalid message length ${len}`, { severity: 'FATAL' });
       }
       if (len > limit) {
-        throw fatal(SqlState.programLimitExceeded, `message of ${len} bytes exceeds the limit of ${limit} bytes`, {
-          hint: this.typed ? 'Raise maxMessageBytes in the Airlock config if this is intended.' : undefined,
-        });
+        throw fatal(
+          SqlState.programLimitExceeded,
+          `message of ${len} bytes exceeds the limit of ${limit} bytes`,
+          {
+            hint: this.typed ? 'Raise maxMessageBytes in the Airlock config if this is intended.' : undefined,
+          },
+        );
       }
       const total = len + header - 4;
       if (buf.length - offset < total) break;

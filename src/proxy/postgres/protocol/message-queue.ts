@@ -23,7 +23,8 @@ export class MessageQueue {
       this.fail(err as Error);
     }
   };
-  private readonly onEnd = () => this.fail(fatal(SqlState.connectionFailure, `${this.peer} closed the connection`));
+  private readonly onEnd = () =>
+    this.fail(fatal(SqlState.connectionFailure, `${this.peer} closed the connection`));
   private readonly onError = (err: Error) =>
     this.fail(fatal(SqlState.connectionFailure, `${this.peer} connection failed: ${err.message}`));
 

@@ -69,7 +69,8 @@ export type TransactionStatus = 'I' | 'T' | 'E';
 
 function cstring(buf: Buffer, offset: number): [string, number] {
   const end = buf.indexOf(0, offset);
-  if (end < 0) throw new PgError(SqlState.protocolViolation, 'invalid string in message', { severity: 'FATAL' });
+  if (end < 0)
+    throw new PgError(SqlState.protocolViolation, 'invalid string in message', { severity: 'FATAL' });
   return [buf.toString('utf8', offset, end), end + 1];
 }
 
@@ -134,7 +135,8 @@ export function decodeParse(message: Buffer): { name: string; sql: string } {
 /** SASLInitialResponse: mechanism and the client-first-message. */
 export function decodeSaslInitial(message: Buffer): { mechanism: string; data: Buffer } {
   const [mechanism, next] = cstring(message, 5);
-  if (next + 4 > message.length) throw new PgError(SqlState.protocolViolation, 'malformed SASLInitialResponse');
+  if (next + 4 > message.length)
+    throw new PgError(SqlState.protocolViolation, 'malformed SASLInitialResponse');
   const len = message.readInt32BE(next);
   const start = next + 4;
   if (len < 0 || start + len !== message.length) {

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { serialize } from 'pg-protocol';
+import type { DatabaseError } from 'pg';
+import type { Decision, Gate } from '../../src/core/gate';
+import { sharedCluster } from '../helpers/global-fixtures';
+import { proxyFor, type ProxyUnderTest } from '../helpers/proxy';
+import { RawClient, type Reply } from '../helpers/raw-client';
+
+/**
+ * How a denial looks on the wire, whatever policy produced it: a gate that denies statements naming
+ * "forbidden" (and decides asynchronously for statements naming "slow") stands in for the policy engine.
+ */
+const gate: Gate = {
+  decide: (_ctx, req) => {
+    const sql = req.protocol === 'fastpath' ? '' : req.sql;
+    const decision: Decision = sql.includes('forbidden')
+      ? { effect: 'deny', rule: 'test-rule', reason: 'the test forbids it', hint: 'Ask for review.' }
+      : { effect: 'allow' };
+    return sql.includes('slow') ? new Promise((r) => setTimeout(() => r(decision), 30)) : decision;
+  },
+};
+
+const summary = (replies: Reply[]) =>
+  replies.map((r) => (r.type === 'E' ? `E:${r.fields?.C}` : r.text !== undefined ? `${r.type}:${r.text}` : r.type));
+
+describe('postgres proxy: denials keep protocol and transaction state truthful', () => {
+  let p: ProxyUnderTest;
+  before(async () => {
+    await sharedCluster().client('psql', ['-d', 'postgres', '-c', 'create table if not exists denial_t (v int)']);
+    p = await proxyFor(sharedCluster(), { gate });
+  });
+  after(() => p.close());
+
+  it('answers a denied query with 42501, the rule and a hint, and the session stays usable', async () => {
+    const c = await p.connect();
+    try {
+      const err: DatabaseError = await c.query('select 1 as forbidden').then(
+        () => assert.fail('should be denied'),
+        (e: DatabaseError) => e,
+      );
+      assert.equal(err.code, '42501');
+      assert.match(err.message, /^airlock: denied: the test forbids it/);
+      assert.equal(err.detail, 'Rule: test-rule');
+      assert.equal(err.hint, 'Ask for review.');
+      assert.deepEqual((await c.query('select 2 as ok')).rows, [{ ok: 2 }]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('leaves a transaction block failed, exactly as a server error would', async () => {
+    const c = await p.connect();
+    try {
+      await c.query('begin');
+      await c.query('insert into denial_t values (1)');
+      await assert.rejects(c.query('select 1 as forbidden'), { code: '42501' });
+      await assert.rejects(c.query('select 1'), { code: '25P02' });
+      await c.query('rollback');
+      const { rows } = await c.query('select count(*)::int as n from denial_t');
+      assert.equal(rows[0].n, 0);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('denies in the middle of an extended-protocol batch, in order, and skips to Sync', async () => {
+    const c = await RawClient.connect(p.endpoint);
+    try {
+      c.send(
+        serialize.parse({ text: 'select 1' }),
+        serialize.bind(),
+        serialize.execute(),
+        serialize.parse({ text: "select 'forbidden'" }),
+        serialize.bind(),
+        serialize.execute(),
+        serialize.parse({ text: 'select 3' }),
+        serialize.bind(),
+        serialize.execute(),
+        serialize.sync(),
+      );
+      assert.deepEqual(summary(await c.untilReady()), ['1', '2', 'D:1', 'C:SELECT 1', 'E:42501', 'Z:I']);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('does not mistake an earlier real error for the denial, and counts cycles across pipelined Syncs', async () => {
+    const c = await RawClient.connect(p.endpoint);
+    try {
+      c.send(
+        serialize.parse({ text: 'select 1/0' }),
+        serialize.bind(),
+        serialize.execute(),
+        serialize.parse({ text: "select 'forbidden'" }),
+        serialize.sync(),
+        serialize.parse({ text: "select 'forbidden again'" }),
+        serialize.sync(),
+      );
+      const first = await c.untilReady();
+      // Constant folding raises division_by_zero while planning, at Bind.
+      assert.deepEqual(summary(first), ['1', 'E:22012', 'Z:I']);
+      assert.deepEqual(summary(await c.untilReady()), ['E:42501', 'Z:I']);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('keeps pipelined simple queries in order around a denial, also when the decision is asynchronous', async () => {
+    const c = await RawClient.connect(p.endpoint);
+    try {
+      c.send(
+        serialize.query('select 1'),
+        serialize.query("select 'slow forbidden'"),
+        serialize.query("select 'slow but fine'"),
+        serialize.query('select 4'),
+      );
+      const all = [...(await c.untilReady()), ...(await c.untilReady()), ...(await c.untilReady()), ...(await c.untilReady())];
+      assert.deepEqual(
+        summary(all).filter((s) => s !== 'T'),
+        ['D:1', 'C:SELECT 1', 'Z:I', 'E:42501', 'Z:I', 'D:slow but fine', 'C:SELECT 1', 'Z:I', 'D:4', 'C:SELECT 1', 'Z:I'],
+      );
+    } finally {
+      c.close();
+    }
+  });
+
+  it('does not create a named statement whose Parse was denied', async () => {
+    const c = await RawClient.connect(p.endpoint);
+    try {
+      c.send(serialize.parse({ name: 's1', text: "select 'forbidden'" }), serialize.sync());
+      assert.deepEqual(summary(await c.untilReady()), ['E:42501', 'Z:I']);
+      c.send(serialize.bind({ statement: 's1' }), serialize.execute(), serialize.sync());
+      assert.deepEqual(summary(await c.untilReady()), ['E:26000', 'Z:I']);
+    } finally {
+      c.close();
+    }
+  });
+});
