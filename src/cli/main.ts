@@ -1,31 +1,48 @@
 import { parseArgs } from 'node:util';
-import { DocumentError } from '../config/validate';
+import { DocumentError } from '../core/validate';
 import { demoCommand, demoUsage } from './demo-command';
-import { proxyCommand, proxyUsage, UsageError } from './proxy-command';
+import { proxyCommand, proxyUsage } from './proxy-command';
+import { policyCommand, policyUsage } from './policy-command';
+import { UsageError } from './usage-error';
 
 const usage = `Usage: airlock <command> [options]
 
 Commands:
   ${proxyUsage.split('\n')[0]}
   ${demoUsage.split('\n')[0]}
+  ${policyUsage.split('\n').slice(0, 3).join('\n  ')}
 
 airlock <command> --help shows more.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
     options: {
       config: { type: 'string' },
       'ready-file': { type: 'string' },
+      policy: { type: 'string' },
+      connection: { type: 'string' },
+      user: { type: 'string' },
+      agent: { type: 'string' },
+      key: { type: 'string' },
+      kid: { type: 'string' },
+      jwks: { type: 'string' },
+      in: { type: 'string' },
+      out: { type: 'string' },
+      ttl: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
+    allowPositionals: true,
     strict: true,
   });
   switch (command) {
     case 'proxy':
       if (values.help) return help(proxyUsage);
       return proxyCommand(values);
+    case 'policy':
+      if (values.help) return help(policyUsage);
+      return policyCommand(positionals[0], positionals.slice(1), values);
     case 'demo':
       if (values.help) return help(demoUsage);
       return demoCommand(values);

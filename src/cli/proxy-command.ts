@@ -3,6 +3,7 @@ import { streamLogger } from '../core/log';
 import { startProxy } from '../proxy/airlock-proxy';
 import { writeReadyFile } from './ready-file';
 import { untilSignal } from './run-until-signal';
+import { UsageError } from './usage-error';
 
 export const proxyUsage = `airlock proxy --config FILE [--ready-file PATH]
 
@@ -22,13 +23,4 @@ export async function proxyCommand(options: { config?: string; 'ready-file'?: st
   log.info(`${signal}: closing listeners and sessions`);
   await proxy.close();
   return 0;
-}
-
-export class UsageError extends Error {
-  constructor(
-    message: string,
-    readonly usage: string,
-  ) {
-    super(message);
-  }
 }

@@ -1,12 +1,20 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseAndValidate, DocumentError } from './validate';
+import { parseAndValidate, DocumentError } from '../core/validate';
 import { SSL_MODES, type SslMode } from '../proxy/postgres/upstream';
+import { PRESETS, isPreset } from '../core/policy/presets';
+import type { PolicySpec } from '../core/policy/source';
 
 /** The Airlock config file (`airlock proxy --config FILE`, or the workspace `airlock.yaml`). */
 export interface AirlockConfig {
   connections: ConnectionConfig[];
-  policy: 'allow-all';
+  /** A preset (read-only, allow-all), a signed bundle (.jws file or http(s) URL), or an unsigned file. */
+  policy: string;
+  /** Accept an unsigned policy file (development; signed bundles otherwise). */
+  allowUnsignedPolicy?: boolean;
+  /** JWKS file pinning the keys that may sign policy bundles. */
+  policyKeys?: string;
+  policyRefreshSeconds?: number;
   recordings?: string;
   /** Largest single protocol message the proxy buffers (bytes). */
   maxMessageBytes?: number;
@@ -72,8 +80,20 @@ export const configSchema = {
       },
     },
     policy: {
-      enum: ['allow-all'],
-      description: 'The policy to enforce. For now only the explicit word allow-all.',
+      type: 'string',
+      minLength: 1,
+      description:
+        'The policy: a preset (read-only, allow-all), a signed bundle (a .jws file or an http(s) URL, verified with policyKeys), or a .yaml/.json file when allowUnsignedPolicy is true.',
+    },
+    allowUnsignedPolicy: { type: 'boolean', description: 'Accept an unsigned policy file. For development.' },
+    policyKeys: {
+      type: 'string',
+      description: 'JWKS file with the public keys that may sign policy bundles.',
+    },
+    policyRefreshSeconds: {
+      type: 'integer',
+      minimum: 5,
+      description: 'How often a policy bundle is re-read (default 60).',
     },
     recordings: { type: 'string', description: 'Folder for session recordings.' },
     maxMessageBytes: { type: 'integer', minimum: 65536, maximum: 1073741824 },
@@ -158,5 +178,40 @@ export function loadConfig(file: string): AirlockConfig {
     if (c.tls) c.tls = { cert: path.resolve(dir, c.tls.cert), key: path.resolve(dir, c.tls.key) };
   }
   if (config.recordings) config.recordings = path.resolve(dir, config.recordings);
+  config.policy = resolvePolicyPath(config.policy, dir);
+  if (config.policyKeys) config.policyKeys = path.resolve(dir, config.policyKeys);
+  policySpec(config, file);
   return config;
+}
+
+const isUrl = (s: string) => /^https?:\/\//.test(s);
+
+function resolvePolicyPath(policy: string, dir: string): string {
+  return isPreset(policy) || isUrl(policy) ? policy : path.resolve(dir, policy);
+}
+
+/** What the config's `policy` names, checked: signed unless the config explicitly accepts unsigned. */
+export function policySpec(config: AirlockConfig, where = 'config'): PolicySpec {
+  const p = config.policy;
+  if (isPreset(p)) return { kind: 'preset', name: p };
+  const refreshMs = (config.policyRefreshSeconds ?? 60) * 1000;
+  if (isUrl(p) || /\.(jws|jwt)$/.test(p)) {
+    if (!config.policyKeys) {
+      throw new DocumentError(where, [
+        `policy: a signed bundle needs policyKeys (a JWKS file pinning the signing keys)`,
+      ]);
+    }
+    return { kind: 'bundle', location: p, jwksFile: config.policyKeys, refreshMs };
+  }
+  if (/\.(ya?ml|json)$/.test(p)) {
+    if (!config.allowUnsignedPolicy) {
+      throw new DocumentError(where, [
+        `policy: ${p} is an unsigned policy file; set allowUnsignedPolicy: true to accept it (development), or sign it with \`airlock policy sign\``,
+      ]);
+    }
+    return { kind: 'file', path: p };
+  }
+  throw new DocumentError(where, [
+    `policy: "${p}" is not a preset (${Object.keys(PRESETS).join(', ')}), a .jws bundle, a URL or a .yaml/.json file`,
+  ]);
 }

@@ -1,3 +1,13 @@
+import { randomUUID } from 'node:crypto';
+import type { ApprovalBroker } from './approvals/broker';
+import type { Logger } from './log';
+import { durationMs, type Obligations } from './policy/document';
+import { evaluateAnalysis, type Actor, type PolicyDecision } from './policy/evaluate';
+import { allowsWrites } from './policy/presets';
+import type { PolicySource } from './policy/source';
+import type { AnalysisCache } from './sql/analysis-cache';
+import type { SqlAnalysis, StatementFacts } from './sql/facts';
+
 /**
  * The gate: the single place every protocol adapter (Postgres wire, SSH, LM tools, MCP) hands each
  * operation to before it may reach an upstream. Analysis, policy, review and obligations hang off it.
@@ -7,23 +17,230 @@
 export type StatementRequest =
   | { protocol: 'simple'; sql: string }
   | { protocol: 'extended'; sql: string; statementName: string }
+  /** A named prepared statement, decided again when it is executed (the policy may have changed). */
+  | { protocol: 'execute'; sql: string; statementName: string }
+  /** A setting in the startup packet: PostgreSQL applies it like SET. */
+  | { protocol: 'startup'; setting: string; value: string }
   | { protocol: 'fastpath'; functionOid: number };
 
 export interface GateContext {
   connection: string;
   sessionId: string;
+  actor: Actor;
 }
 
-export type Decision = { effect: 'allow' } | { effect: 'deny'; rule: string; reason: string; hint: string };
+export type Decision =
+  | { effect: 'allow'; rule: string; obligations: Obligations }
+  | { effect: 'deny'; rule: string; reason: string; hint: string };
 
 export interface Gate {
   /** Synchronous where it can be (the hot path); a Promise when a decision must wait (e.g. for review). */
   decide(context: GateContext, request: StatementRequest): Decision | Promise<Decision>;
+  /** Whether the upstream session itself should be read-only (defence in depth). */
+  readOnlyUpstream(connection: string): boolean;
+  /** The session ended: forget what it prepared. */
+  endSession(sessionId: string): void;
 }
 
-const ALLOW: Decision = { effect: 'allow' };
+const DEFAULT_REVIEW_TIMEOUT_MS = 5 * 60_000;
 
-/** The `allow-all` policy: every statement passes. For development only. */
-export const allowAllGate: Gate = {
-  decide: () => ALLOW,
-};
+const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
+const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/** The gate that decides by policy: analysis (cached) → evaluation → review → obligations. */
+export class PolicyGate implements Gate {
+  /** SQL-level PREPAREd statements per session, so EXECUTE is decided by what it runs. */
+  private readonly prepared = new Map<string, Map<string, StatementFacts>>();
+
+  constructor(
+    private readonly source: PolicySource,
+    private readonly cache: AnalysisCache,
+    private readonly approvals: ApprovalBroker | null,
+    private readonly log: Logger,
+  ) {}
+
+  decide(context: GateContext, request: StatementRequest): Decision | Promise<Decision> {
+    const state = this.source.state();
+    if (!state.ok) {
+      return {
+        effect: 'deny',
+        rule: 'policy-unavailable',
+        reason: `no policy is in force: ${state.reason}`,
+        hint: 'Airlock fails closed without a valid policy; restore the control plane or the policy bundle.',
+      };
+    }
+    const analysis = this.resolvePrepared(context.sessionId, this.analyze(request));
+    const decision = evaluateAnalysis(state.active.policy, analysis, context);
+    if (decision.effect === 'review') return this.review(context, request, analysis, decision);
+    if (decision.effect === 'allow' && analysis.ok)
+      this.rememberPrepared(context.sessionId, analysis.statements);
+    return toDecision(decision);
+  }
+
+  readOnlyUpstream(connection: string): boolean {
+    const state = this.source.state();
+    return !state.ok || !allowsWrites(state.active.policy, connection);
+  }
+
+  endSession(sessionId: string): void {
+    this.prepared.delete(sessionId);
+  }
+
+  /** The current policy, for explanations and recordings. */
+  policyState() {
+    return this.source.state();
+  }
+
+  private analyze(request: StatementRequest): SqlAnalysis {
+    switch (request.protocol) {
+      case 'simple':
+      case 'extended':
+      case 'execute':
+        return this.cache.analyze(request.sql);
+      case 'startup':
+        return this.cache.analyze(`SET ${quoteIdent(request.setting)} = ${quoteLiteral(request.value)}`);
+      case 'fastpath':
+        // The fast-path interface names a function by OID only; it is decided as opaque code.
+        return {
+          ok: true,
+          numbersMatter: true,
+          statements: [
+            {
+              text: `-- fast-path call of function OID ${request.functionOid}`,
+              command: 'FUNCTION CALL',
+              kind: 'utility',
+              flags: ['opaque-code'],
+              relations: [],
+              functions: [{ name: `oid:${request.functionOid}`, classification: { class: 'unknown' } }],
+              columns: [],
+              details: {},
+              problems: [],
+            },
+          ],
+        };
+    }
+  }
+
+  /** EXECUTE name is decided as the statement PREPAREd under that name (earlier, or in this request). */
+  private resolvePrepared(sessionId: string, analysis: SqlAnalysis): SqlAnalysis {
+    if (!analysis.ok || !analysis.statements.some((s) => s.flags.includes('executes-prepared')))
+      return analysis;
+    const known = new Map(this.prepared.get(sessionId));
+    const statements = analysis.statements.map((s) => {
+      const name = s.details.prepared;
+      if (s.command.startsWith('PREPARE') && name) known.set(name, s);
+      if (!s.flags.includes('executes-prepared') || !name) return s;
+      const target = known.get(name);
+      if (!target) {
+        return {
+          ...s,
+          problems: [...s.problems, `EXECUTE of "${name}", which was not prepared through Airlock`],
+        };
+      }
+      return {
+        ...target,
+        text: s.text,
+        command: target.command.replace(/^PREPARE/, 'EXECUTE'),
+        functions: [...target.functions, ...s.functions],
+        flags: target.flags,
+      };
+    });
+    return { ...analysis, statements };
+  }
+
+  private rememberPrepared(sessionId: string, statements: StatementFacts[]): void {
+    for (const s of statements) {
+      const name = s.details.prepared;
+      if (!name) continue;
+      if (s.command.startsWith('PREPARE')) {
+        let m = this.prepared.get(sessionId);
+        if (!m) this.prepared.set(sessionId, (m = new Map()));
+        m.set(name, s);
+      } else if (s.command === 'DEALLOCATE') {
+        if (name === 'all') this.prepared.delete(sessionId);
+        else this.prepared.get(sessionId)?.delete(name);
+      }
+    }
+  }
+
+  private async review(
+    context: GateContext,
+    request: StatementRequest,
+    analysis: SqlAnalysis,
+    decision: Extract<PolicyDecision, { effect: 'review' }>,
+  ): Promise<Decision> {
+    const who = decision.review.approvers.join(', ');
+    if (!this.approvals) {
+      return {
+        effect: 'deny',
+        rule: decision.rule,
+        reason: `this statement needs review by ${who} (rule "${decision.rule}"), and no reviewer is reachable`,
+        hint: 'Run Airlock in VS Code, where the approval panel can ask the person at the keyboard, or ask for a policy change.',
+      };
+    }
+    const timeoutMs = decision.review.timeout
+      ? durationMs(decision.review.timeout)
+      : DEFAULT_REVIEW_TIMEOUT_MS;
+    const abort = new AbortController();
+    const sql = 'sql' in request ? request.sql : '';
+    const statements = analysis.ok ? analysis.statements : [];
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    try {
+      const outcome = await Promise.race([
+        this.approvals.request(
+          {
+            id: randomUUID(),
+            connection: context.connection,
+            sessionId: context.sessionId,
+            actor: context.actor,
+            sql,
+            statements,
+            rule: decision.rule,
+            review: decision.review,
+            requestedAt: Date.now(),
+            timeoutMs,
+          },
+          abort.signal,
+        ),
+        timedOut,
+      ]);
+      if (outcome === 'timeout') {
+        return {
+          effect: 'deny',
+          rule: decision.rule,
+          reason: `review by ${who} timed out after ${decision.review.timeout ?? '5m'} (rule "${decision.rule}")`,
+          hint: 'Send the statement again when a reviewer is at hand.',
+        };
+      }
+      if (!outcome.approved) {
+        return {
+          effect: 'deny',
+          rule: decision.rule,
+          reason: `a reviewer${outcome.approver ? ` (${outcome.approver})` : ''} denied it: ${outcome.reason}`,
+          hint: 'Change the statement as the reviewer asked, or ask them directly.',
+        };
+      }
+      this.log.info(`[${context.connection}] approved by ${outcome.approver} (rule ${decision.rule})`);
+      this.rememberPrepared(context.sessionId, statements);
+      return { effect: 'allow', rule: decision.rule, obligations: decision.obligations };
+    } catch (err) {
+      return {
+        effect: 'deny',
+        rule: decision.rule,
+        reason: `the review failed: ${(err as Error).message}`,
+        hint: 'See the Airlock log.',
+      };
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+    }
+  }
+}
+
+function toDecision(d: Exclude<PolicyDecision, { effect: 'review' }>): Decision {
+  if (d.effect === 'deny') return { effect: 'deny', rule: d.rule, reason: d.reason, hint: d.hint };
+  return { effect: 'allow', rule: d.rule, obligations: d.obligations };
+}

@@ -2,10 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
+import os from 'node:os';
 import type { AirlockConfig, ConnectionConfig } from '../config/config';
-import { parseListen, parseUpstreamUrl } from '../config/config';
-import { allowAllGate, type Gate } from '../core/gate';
+import { parseListen, parseUpstreamUrl, policySpec } from '../config/config';
+import { PolicyGate, type Gate } from '../core/gate';
 import type { Logger } from '../core/log';
+import type { ApprovalBroker } from '../core/approvals/broker';
+import { PolicySource } from '../core/policy/source';
+import { AnalysisCache } from '../core/sql/analysis-cache';
+import { loadSqlParser } from '../core/sql/parser';
 import { makeVerifier } from './postgres/auth/scram';
 import { PostgresListener } from './postgres/listener';
 
@@ -40,23 +45,42 @@ function passwordSource(c: ConnectionConfig): () => Promise<string | undefined> 
   return async () => undefined;
 }
 
-function gateFor(config: AirlockConfig, log: Logger): Gate {
-  switch (config.policy) {
-    case 'allow-all':
-      log.warn('policy allow-all: every statement is allowed. Use it for development only.');
-      return allowAllGate;
-  }
+export interface ProxyOptions {
+  /** Replaces the gate the config's policy makes (tests compose their own). */
+  gate?: Gate;
+  /** Where review requests go; without one, statements that need review are denied. */
+  approvals?: ApprovalBroker;
+  /** The human on whose behalf clients act (until sign-in provides one: the OS user). */
+  identity?: { user: string; groups: string[] };
 }
 
-/**
- * Starts a listener per configured connection. Every listener is up when this resolves. `gate` replaces
- * the one the config's policy names (the extension and tests compose their own).
- */
+/** The policy gate the config names: the parser loaded, the policy source open. */
+export async function policyGateFor(
+  config: AirlockConfig,
+  log: Logger,
+  approvals: ApprovalBroker | null,
+): Promise<{ gate: PolicyGate; source: PolicySource }> {
+  await loadSqlParser();
+  const source = await PolicySource.open(policySpec(config), log);
+  if (config.policy === 'allow-all')
+    log.warn('policy allow-all: every statement is allowed. Use it for development only.');
+  return { gate: new PolicyGate(source, new AnalysisCache(), approvals, log), source };
+}
+
+/** Starts a listener per configured connection. Every listener is up when this resolves. */
 export async function startProxy(
   config: AirlockConfig,
   log: Logger,
-  gate = gateFor(config, log),
+  options: ProxyOptions = {},
 ): Promise<RunningProxy> {
+  let source: PolicySource | null = null;
+  let gate = options.gate;
+  if (!gate) {
+    const made = await policyGateFor(config, log, options.approvals ?? null);
+    gate = made.gate;
+    source = made.source;
+  }
+  const identity = options.identity ?? { user: os.userInfo().username, groups: [] };
   const listeners: PostgresListener[] = [];
   const endpoints: LocalEndpoint[] = [];
   try {
@@ -78,6 +102,7 @@ export async function startProxy(
           maxMessageBytes: config.maxMessageBytes ?? DEFAULT_MAX_MESSAGE,
         },
         gate,
+        identity,
         maxMessageBytes: config.maxMessageBytes ?? DEFAULT_MAX_MESSAGE,
         authTimeoutMs: 60_000,
         log,
@@ -99,12 +124,14 @@ export async function startProxy(
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
+    source?.close();
     throw err;
   }
   return {
     endpoints,
     close: async () => {
       await Promise.all(listeners.map((l) => l.close()));
+      source?.close();
     },
   };
 }

@@ -48,7 +48,7 @@ export async function proxyFor(
       },
     ],
   };
-  const proxy = await startProxy(config, options.log ?? silentLogger, options.gate);
+  const proxy = await startProxy(config, options.log ?? silentLogger, { gate: options.gate });
   const endpoint = proxy.endpoints[0];
   const env = {
     PGHOST: endpoint.host,

@@ -12,21 +12,30 @@ import { RawClient, type Reply } from '../helpers/raw-client';
  */
 const gate: Gate = {
   decide: (_ctx, req) => {
-    const sql = req.protocol === 'fastpath' ? '' : req.sql;
+    const sql = 'sql' in req ? req.sql : '';
     const decision: Decision = sql.includes('forbidden')
       ? { effect: 'deny', rule: 'test-rule', reason: 'the test forbids it', hint: 'Ask for review.' }
-      : { effect: 'allow' };
+      : { effect: 'allow', rule: 'test-allow', obligations: {} };
     return sql.includes('slow') ? new Promise((r) => setTimeout(() => r(decision), 30)) : decision;
   },
+  readOnlyUpstream: () => false,
+  endSession: () => {},
 };
 
 const summary = (replies: Reply[]) =>
-  replies.map((r) => (r.type === 'E' ? `E:${r.fields?.C}` : r.text !== undefined ? `${r.type}:${r.text}` : r.type));
+  replies.map((r) =>
+    r.type === 'E' ? `E:${r.fields?.C}` : r.text !== undefined ? `${r.type}:${r.text}` : r.type,
+  );
 
 describe('postgres proxy: denials keep protocol and transaction state truthful', () => {
   let p: ProxyUnderTest;
   before(async () => {
-    await sharedCluster().client('psql', ['-d', 'postgres', '-c', 'create table if not exists denial_t (v int)']);
+    await sharedCluster().client('psql', [
+      '-d',
+      'postgres',
+      '-c',
+      'create table if not exists denial_t (v int)',
+    ]);
     p = await proxyFor(sharedCluster(), { gate });
   });
   after(() => p.close());
@@ -114,10 +123,27 @@ describe('postgres proxy: denials keep protocol and transaction state truthful',
         serialize.query("select 'slow but fine'"),
         serialize.query('select 4'),
       );
-      const all = [...(await c.untilReady()), ...(await c.untilReady()), ...(await c.untilReady()), ...(await c.untilReady())];
+      const all = [
+        ...(await c.untilReady()),
+        ...(await c.untilReady()),
+        ...(await c.untilReady()),
+        ...(await c.untilReady()),
+      ];
       assert.deepEqual(
         summary(all).filter((s) => s !== 'T'),
-        ['D:1', 'C:SELECT 1', 'Z:I', 'E:42501', 'Z:I', 'D:slow but fine', 'C:SELECT 1', 'Z:I', 'D:4', 'C:SELECT 1', 'Z:I'],
+        [
+          'D:1',
+          'C:SELECT 1',
+          'Z:I',
+          'E:42501',
+          'Z:I',
+          'D:slow but fine',
+          'C:SELECT 1',
+          'Z:I',
+          'D:4',
+          'C:SELECT 1',
+          'Z:I',
+        ],
       );
     } finally {
       c.close();

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, parseUpstreamUrl } from '../../src/config/config';
-import { DocumentError } from '../../src/config/validate';
+import { DocumentError } from '../../src/core/validate';
 
 describe('config loading', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-config-'));
@@ -82,7 +82,10 @@ connections:
   });
 
   it('reports YAML syntax errors with a line', () => {
-    assert.match(problems(write('syntax.yaml', 'policy: allow-all\nconnections:\n  - name: [\n')), /line \d+/);
+    assert.match(
+      problems(write('syntax.yaml', 'policy: allow-all\nconnections:\n  - name: [\n')),
+      /line \d+/,
+    );
   });
 
   it('refuses non-loopback listen addresses', () => {
@@ -110,6 +113,9 @@ describe('upstream URL', () => {
 
   it('rejects unknown sslmodes and parameters', () => {
     assert.throws(() => parseUpstreamUrl('postgres://a@h/d?sslmode=allow', 'x'), /sslmode must be one of/);
-    assert.throws(() => parseUpstreamUrl('postgres://a@h/d?application_name=z', 'x'), /unsupported URL parameter/);
+    assert.throws(
+      () => parseUpstreamUrl('postgres://a@h/d?application_name=z', 'x'),
+      /unsupported URL parameter/,
+    );
   });
 });

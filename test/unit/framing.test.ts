@@ -78,7 +78,8 @@ describe('MessageFramer', () => {
     const big = Buffer.from([0x51, 0x7f, 0xff, 0xff, 0xff]);
     assert.throws(
       () => new MessageFramer(1024).push(big, () => {}),
-      (e: unknown) => e instanceof PgError && e.code === '54000' && /exceeds the limit of 1024/.test(e.message),
+      (e: unknown) =>
+        e instanceof PgError && e.code === '54000' && /exceeds the limit of 1024/.test(e.message),
     );
   });
 

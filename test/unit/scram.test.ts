@@ -54,6 +54,9 @@ describe('SCRAM-SHA-256', () => {
 
   it('computes md5 responses as PostgreSQL does', () => {
     // Known answer computed independently: printf 'secretalice' | openssl md5, then md5(hex + salt 01020304).
-    assert.equal(md5Password('alice', 'secret', Buffer.from([1, 2, 3, 4])), 'md598a0412b9c31436fc53776e863350083');
+    assert.equal(
+      md5Password('alice', 'secret', Buffer.from([1, 2, 3, 4])),
+      'md598a0412b9c31436fc53776e863350083',
+    );
   });
 });

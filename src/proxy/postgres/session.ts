@@ -2,8 +2,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import type { Decision, Gate, StatementRequest } from '../../core/gate';
+import type { Decision, Gate, GateContext, StatementRequest } from '../../core/gate';
 import type { Logger } from '../../core/log';
+import type { Obligations } from '../../core/policy/document';
 import { PgError, SqlState, fatal } from './protocol/errors';
 import { MessageFramer } from './protocol/framing';
 import { MessageQueue } from './protocol/message-queue';
@@ -13,6 +14,9 @@ import {
   authentication,
   authenticationSasl,
   backendKeyData,
+  decodeBind,
+  decodeClose,
+  decodeExecutePortal,
   decodeParse,
   decodeQuery,
   decodeSaslInitial,
@@ -24,7 +28,9 @@ import {
 import { SCRAM_MECHANISM, ScramServerExchange, type ScramVerifier } from './auth/scram';
 import { connectUpstream, cancelUpstream, UpstreamStartupError, type UpstreamTarget } from './upstream';
 import { OutputBatch } from './output-batch';
-import { DenialSubstitution } from './denial';
+import { DenialSubstitution, denialError } from './denial';
+import { ObligationTracker } from './obligations';
+import { startupSettings } from './startup-settings';
 
 /** Everything a listener knows about the connection it serves. */
 export interface ListenerSettings {
@@ -37,6 +43,8 @@ export interface ListenerSettings {
   tls?: tls.SecureContext;
   upstream: UpstreamTarget;
   gate: Gate;
+  /** The human on whose behalf this listener's clients act. */
+  identity: { user: string; groups: string[] };
   maxMessageBytes: number;
   /** Time allowed from connect to the end of authentication, as PostgreSQL's authentication_timeout. */
   authTimeoutMs: number;
@@ -68,6 +76,12 @@ export class ClientSession {
   private upstreamKey = { processId: 0, secretKey: 0 };
   private status: TransactionStatus = 'I';
   private readonly denials = new DenialSubstitution();
+  private readonly obligations = new ObligationTracker(() => void this.cancel());
+  private context: GateContext | null = null;
+  /** Prepared statements (protocol level) → their SQL and the decision taken at Parse. */
+  private readonly statements = new Map<string, { sql: string; rule: string; obligations: Obligations }>();
+  /** Portals → the statement they were bound from. */
+  private readonly portals = new Map<string, string>();
   private readonly clientFramer: MessageFramer;
   private readonly upstreamFramer: MessageFramer;
   /** Frontend messages framed but not yet handled because a decision is pending. */
@@ -114,6 +128,16 @@ export class ClientSession {
         this.client.destroy();
         this.phase = 'closed';
         return;
+      }
+      this.context = {
+        connection: this.settings.connection,
+        sessionId: this.id,
+        actor: { ...this.settings.identity, agent: params.get('application_name') || undefined },
+      };
+      await this.checkStartupSettings(params);
+      if (this.settings.gate.readOnlyUpstream(this.settings.connection)) {
+        // Defence in depth: the server refuses writes even if a statement slipped past analysis.
+        params.set('default_transaction_read_only', 'on');
       }
       this.phase = 'connecting-upstream';
       const up = await connectUpstream(this.settings.upstream, params);
@@ -210,6 +234,18 @@ export class ClientSession {
     return params;
   }
 
+  /** Settings in the startup packet take effect like SET: the gate decides them the same way. */
+  private async checkStartupSettings(params: Map<string, string>): Promise<void> {
+    const context = this.context as GateContext;
+    for (const { setting, value } of startupSettings(params)) {
+      const decision = await this.settings.gate.decide(context, { protocol: 'startup', setting, value });
+      if (decision.effect === 'deny') {
+        const err = denialError(decision);
+        throw fatal(err.code, `${err.message} (startup setting ${setting})`, err.options);
+      }
+    }
+  }
+
   private startClientTls(socket: net.Socket): Promise<tls.TLSSocket> {
     const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: this.settings.tls });
     return new Promise((resolve, reject) => {
@@ -277,20 +313,16 @@ export class ClientSession {
     if (this.deciding || this.phase !== 'relaying') return;
     const out = new OutputBatch();
     const upstream = this.upstream as net.Socket;
-    let i = 0;
+    const context = this.context as GateContext;
     try {
-      for (; i < this.inbox.length; i++) {
+      for (let i = 0; i < this.inbox.length; i++) {
         const message = this.inbox[i];
         const request = this.statementOf(message);
         if (!request) {
-          this.noteCycle(message[0]);
-          out.add(message);
+          this.forwardPlain(out, message);
           continue;
         }
-        const decision = this.settings.gate.decide(
-          { connection: this.settings.connection, sessionId: this.id },
-          request,
-        );
+        const decision = this.settings.gate.decide(context, request);
         if (decision instanceof Promise) {
           out.flushTo(upstream);
           this.inbox = this.inbox.slice(i);
@@ -321,10 +353,40 @@ export class ClientSession {
     this.deciding = false;
     const message = this.inbox.shift() as Buffer;
     const out = new OutputBatch();
-    this.forwardDecided(out, message, request, decision);
+    try {
+      this.forwardDecided(out, message, request, decision);
+    } catch (err) {
+      this.failClient(err);
+      return;
+    }
     out.flushTo(this.upstream as net.Socket);
     this.client.resume();
     this.pump();
+  }
+
+  /** A message that carries no statement: bookkeeping for Bind/Close, then forwarded as it is. */
+  private forwardPlain(out: OutputBatch, message: Buffer): void {
+    switch (message[0]) {
+      case Msg.bind: {
+        const { portal, statement } = decodeBind(message);
+        this.portals.set(portal, statement);
+        break;
+      }
+      case Msg.close: {
+        const { kind, name } = decodeClose(message);
+        if (kind === 'S') this.statements.delete(name);
+        else this.portals.delete(name);
+        break;
+      }
+      case Msg.execute: {
+        // Executing the unnamed statement: decided at its Parse; its obligations apply now.
+        const statement = this.statements.get(this.portals.get(decodeExecutePortal(message)) ?? '\0');
+        if (statement) this.obligations.started(statement.obligations, statement.rule, true);
+        break;
+      }
+    }
+    out.add(message);
+    this.noteCycle(message[0]);
   }
 
   private forwardDecided(
@@ -334,15 +396,27 @@ export class ClientSession {
     decision: Decision,
   ): void {
     if (decision.effect === 'allow') {
+      if (request.protocol === 'extended') {
+        this.statements.set(request.statementName, {
+          sql: request.sql,
+          rule: decision.rule,
+          obligations: decision.obligations,
+        });
+      } else {
+        this.obligations.started(decision.obligations, decision.rule, request.protocol === 'execute');
+      }
       out.add(message);
-    } else if (request.protocol === 'fastpath') {
-      // A function call cannot be swapped for SQL; substitute a denied statement in its place so the
-      // server still produces an error and ReadyForQuery in order.
-      out.add(this.denials.replace('simple', '', decision));
     } else {
+      this.settings.log.info(
+        `[${this.settings.connection}] session ${this.id} denied (${decision.rule}): ${decision.reason}`,
+      );
+      if (request.protocol === 'extended') this.statements.delete(request.statementName);
+      // The replacement fails upstream in the same place the original would have run: a Query for a
+      // Query or fast-path call, an (unnamed) Parse in an extended-protocol batch.
+      const extended = request.protocol === 'extended' || request.protocol === 'execute';
       out.add(
         this.denials.replace(
-          request.protocol,
+          extended ? 'extended' : 'simple',
           request.protocol === 'extended' ? request.statementName : '',
           decision,
         ),
@@ -352,8 +426,12 @@ export class ClientSession {
   }
 
   private noteCycle(type: number): void {
-    if (type === Msg.query || type === Msg.sync || type === Msg.functionCall) this.denials.cycleSent();
-    else if (type === Msg.terminate) this.phase = 'terminating';
+    if (type === Msg.query || type === Msg.sync || type === Msg.functionCall) {
+      this.denials.cycleSent();
+      this.obligations.cycleSent();
+    } else if (type === Msg.terminate) {
+      this.phase = 'terminating';
+    }
   }
 
   /** The statement a frontend message carries, for the gate; null for messages that carry none. */
@@ -364,6 +442,12 @@ export class ClientSession {
       case Msg.parse: {
         const { name, sql } = decodeParse(message);
         return { protocol: 'extended', sql, statementName: name };
+      }
+      case Msg.execute: {
+        // Named prepared statements are decided again when run: the policy may have changed since Parse.
+        const name = this.portals.get(decodeExecutePortal(message));
+        const statement = name ? this.statements.get(name) : undefined;
+        return name && statement ? { protocol: 'execute', sql: statement.sql, statementName: name } : null;
       }
       case Msg.functionCall:
         return { protocol: 'fastpath', functionOid: message.readInt32BE(5) };
@@ -379,11 +463,22 @@ export class ClientSession {
         if (type === Msg.readyForQuery) {
           this.status = String.fromCharCode(message[5]) as TransactionStatus;
           this.denials.readyForQuery();
-        } else if (type === Msg.errorResponse && this.denials.active) {
-          const replaced = this.denials.substitute(message);
-          if (replaced) {
-            out.add(replaced);
-            return;
+          this.obligations.backend(type, message);
+        } else {
+          if (type === Msg.errorResponse && this.denials.active) {
+            const replaced = this.denials.substitute(message);
+            if (replaced) {
+              out.add(replaced);
+              return;
+            }
+          }
+          if (this.obligations.active) {
+            const verdict = this.obligations.backend(type, message);
+            if (verdict === 'drop') return;
+            if (verdict !== 'pass') {
+              for (const b of verdict) out.add(b);
+              return;
+            }
           }
         }
         out.add(message);
@@ -449,6 +544,8 @@ export class ClientSession {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
     this.registry.remove(this);
+    this.obligations.clear();
+    this.settings.gate.endSession(this.id);
     this.settings.log.debug(`[${this.settings.connection}] session ${this.id} closed: ${why}`);
     this.upstream?.end();
     const client = this.client;

@@ -132,6 +132,23 @@ export function decodeParse(message: Buffer): { name: string; sql: string } {
   return { name, sql };
 }
 
+/** Portal and statement names of a Bind message. */
+export function decodeBind(message: Buffer): { portal: string; statement: string } {
+  const [portal, next] = cstring(message, 5);
+  const [statement] = cstring(message, next);
+  return { portal, statement };
+}
+
+/** Close: 'S' (statement) or 'P' (portal), and the name. */
+export function decodeClose(message: Buffer): { kind: 'S' | 'P'; name: string } {
+  return { kind: message[5] === 0x53 ? 'S' : 'P', name: cstring(message, 6)[0] };
+}
+
+/** The portal an Execute runs. */
+export function decodeExecutePortal(message: Buffer): string {
+  return cstring(message, 5)[0];
+}
+
 /** SASLInitialResponse: mechanism and the client-first-message. */
 export function decodeSaslInitial(message: Buffer): { mechanism: string; data: Buffer } {
   const [mechanism, next] = cstring(message, 5);

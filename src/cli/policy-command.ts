@@ -1,0 +1,120 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import type { JSONWebKeySet, JWK } from 'jose';
+import { parsePolicy, type PolicyDocument } from '../core/policy/document';
+import { evaluateAnalysis, describeFunction, type Actor } from '../core/policy/evaluate';
+import { PRESETS, isPreset } from '../core/policy/presets';
+import { generateSigningKey, signPolicyBundle, verifyPolicyBundle } from '../core/policy/bundle';
+import { analyzeSql } from '../core/sql/analyze';
+import { loadSqlParser } from '../core/sql/parser';
+import { qualifiedName } from '../core/sql/facts';
+import { UsageError } from './usage-error';
+
+export const policyUsage = `airlock policy explain --policy P [--connection NAME] [--user U] [--agent A] "SQL"
+airlock policy sign --key PRIVATE.jwk.json --in POLICY.yaml --out BUNDLE.jws [--ttl SECONDS]
+airlock policy keygen --kid ID --key PRIVATE.jwk.json --jwks PUBLIC.jwks.json
+
+explain: prints, per statement, what Airlock sees (kind, relations, functions, flags) and which rule
+decides and why. P is a preset (read-only, allow-all), a .yaml/.json policy file, or a .jws bundle
+(with --jwks).
+sign:    makes a signed policy bundle (JWS, default lifetime 1 day) from a policy file.
+keygen:  makes an Ed25519 signing key and the JWKS that pins it (for policyKeys).`;
+
+export interface PolicyOptions {
+  policy?: string;
+  connection?: string;
+  user?: string;
+  agent?: string;
+  key?: string;
+  kid?: string;
+  jwks?: string;
+  in?: string;
+  out?: string;
+  ttl?: string;
+}
+
+async function loadPolicy(spec: string, jwksFile?: string): Promise<PolicyDocument> {
+  if (isPreset(spec)) return PRESETS[spec];
+  const text = await readFile(spec, 'utf8');
+  if (/\.(jws|jwt)$/.test(spec)) {
+    if (!jwksFile) throw new UsageError('a .jws bundle needs --jwks to be verified', policyUsage);
+    const jwks = JSON.parse(await readFile(jwksFile, 'utf8')) as JSONWebKeySet;
+    return (await verifyPolicyBundle(text, jwks)).policy;
+  }
+  return parsePolicy(text, spec);
+}
+
+export async function policyCommand(
+  sub: string | undefined,
+  positional: string[],
+  o: PolicyOptions,
+): Promise<number> {
+  switch (sub) {
+    case 'explain':
+      return explain(positional.join(' '), o);
+    case 'sign': {
+      if (!o.key || !o.in || !o.out)
+        throw new UsageError('policy sign needs --key, --in and --out', policyUsage);
+      const policy = parsePolicy(await readFile(o.in, 'utf8'), o.in);
+      const key = JSON.parse(await readFile(o.key, 'utf8')) as JWK;
+      const ttl = Number(o.ttl ?? 86_400);
+      if (!Number.isInteger(ttl) || ttl <= 0)
+        throw new UsageError('--ttl takes a whole number of seconds', policyUsage);
+      await writeFile(o.out, (await signPolicyBundle(policy, key, { kid: o.kid, ttlSeconds: ttl })) + '\n');
+      process.stdout.write(`signed ${o.in} → ${o.out} (valid ${ttl} s)\n`);
+      return 0;
+    }
+    case 'keygen': {
+      if (!o.kid || !o.key || !o.jwks)
+        throw new UsageError('policy keygen needs --kid, --key and --jwks', policyUsage);
+      const { privateJwk, jwks } = await generateSigningKey(o.kid);
+      await writeFile(o.key, JSON.stringify(privateJwk, null, 2) + '\n', { mode: 0o600 });
+      await writeFile(o.jwks, JSON.stringify(jwks, null, 2) + '\n');
+      process.stdout.write(`private key → ${o.key} (mode 0600), public JWKS → ${o.jwks}\n`);
+      return 0;
+    }
+    default:
+      throw new UsageError(sub ? `unknown policy command "${sub}"` : 'policy needs a command', policyUsage);
+  }
+}
+
+async function explain(sql: string, o: PolicyOptions): Promise<number> {
+  if (!o.policy || !sql.trim())
+    throw new UsageError('policy explain needs --policy and the SQL', policyUsage);
+  const policy = await loadPolicy(o.policy, o.jwks);
+  await loadSqlParser();
+  const actor: Actor = { user: o.user ?? 'you', groups: [], agent: o.agent };
+  const analysis = analyzeSql(sql);
+  const decision = evaluateAnalysis(policy, analysis, { connection: o.connection ?? 'default', actor });
+  const lines: string[] = [];
+  if (!analysis.ok) {
+    lines.push(`does not parse: ${analysis.error}`);
+  } else {
+    analysis.statements.forEach((f, i) => {
+      const d = decision.statements[i];
+      lines.push(`statement ${i + 1}: ${f.text}`);
+      lines.push(`  command    ${f.command}`);
+      lines.push(`  kind       ${f.kind}`);
+      if (f.flags.length) lines.push(`  flags      ${f.flags.join(', ')}`);
+      if (f.relations.length)
+        lines.push(`  relations  ${f.relations.map((r) => `${qualifiedName(r)} (${r.access})`).join(', ')}`);
+      if (f.columns.length)
+        lines.push(
+          `  columns    ${f.columns.map((c) => (c.relation ? `${c.relation}.${c.column}` : c.column)).join(', ')}`,
+        );
+      if (f.functions.length) {
+        lines.push(
+          `  functions  ${f.functions.map((fn) => `${describeFunction(fn)} [${fn.classification.class}]`).join(', ')}`,
+        );
+      }
+      if (f.problems.length) lines.push(`  problems   ${f.problems.join('; ')}`);
+      lines.push(
+        `  decision   ${d.effect.toUpperCase()} by rule "${d.rule}"${d.effect === 'deny' ? `: ${d.reason}` : ''}`,
+      );
+      if (d.effect !== 'deny' && Object.keys(d.obligations).length)
+        lines.push(`  obligations ${JSON.stringify(d.obligations)}`);
+    });
+  }
+  lines.push(`request: ${decision.effect.toUpperCase()} (policy "${policy.name ?? o.policy}")`);
+  process.stdout.write(lines.join('\n') + '\n');
+  return decision.effect === 'deny' ? 1 : 0;
+}

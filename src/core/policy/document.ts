@@ -1,0 +1,174 @@
+import { parseAndValidate, DocumentError } from '../validate';
+import { STATEMENT_KINDS } from '../sql/facts';
+import { DANGER_CATEGORIES } from '../sql/function-catalog';
+
+/**
+ * The policy document: ordered rules that match statements and say allow, deny or review. Deny
+ * overrides review, review overrides allow, and a statement no rule allows is denied.
+ */
+export interface PolicyDocument {
+  version: 1;
+  name?: string;
+  description?: string;
+  rules: PolicyRule[];
+}
+
+export type Effect = 'allow' | 'deny' | 'review';
+
+export interface RuleConditions {
+  connections?: string[];
+  users?: string[];
+  groups?: string[];
+  agents?: string[];
+  kinds?: Array<(typeof STATEMENT_KINDS)[number]>;
+  commands?: string[];
+  /** allow/review: every relation must match one; deny: any relation matching is enough. */
+  relations?: string[];
+  /** allow/review: functions not known safe that the rule permits; deny: any matching function. */
+  functions?: string[];
+  /** allow/review: dangerous properties the rule permits; deny: any present. */
+  flags?: string[];
+}
+
+export interface Obligations {
+  maxRows?: number;
+  /** What happens past maxRows: cut the result with a notice (default) or fail the statement. */
+  onExceed?: 'truncate' | 'error';
+  /** Statement timeout, e.g. "30s", "2m", "500ms". */
+  statementTimeout?: string;
+}
+
+export interface ReviewSettings {
+  /** `self` (the person at the keyboard) or `group:NAME`. */
+  approvers: string[];
+  /** How long the statement waits for a decision, e.g. "5m". Past it, the statement is denied. */
+  timeout?: string;
+}
+
+export interface PolicyRule {
+  name: string;
+  description?: string;
+  effect: Effect;
+  when?: RuleConditions;
+  review?: ReviewSettings;
+  obligations?: Obligations;
+  /** Shown to the client on a denial (what and why), and the hint (what to do). */
+  message?: string;
+  hint?: string;
+}
+
+const globs = { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 };
+const duration = { type: 'string', pattern: '^\\d+(ms|s|m|h)$', description: 'e.g. 500ms, 30s, 5m, 1h' };
+
+export const FLAGS = [
+  'explain-analyze',
+  'creates-table',
+  'row-lock',
+  'writable-cte',
+  'server-file',
+  'server-program',
+  'read-write-transaction',
+  'security-setting',
+  'opaque-code',
+  'executes-prepared',
+  'two-phase',
+] as const;
+
+export const policySchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  title: 'Airlock policy',
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'rules'],
+  properties: {
+    version: { const: 1 },
+    name: { type: 'string' },
+    description: { type: 'string' },
+    rules: {
+      type: 'array',
+      description:
+        'Evaluated for every statement. Deny overrides review, review overrides allow; no match → deny.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'effect'],
+        properties: {
+          name: { type: 'string', minLength: 1 },
+          description: { type: 'string' },
+          effect: { enum: ['allow', 'deny', 'review'] },
+          message: { type: 'string' },
+          hint: { type: 'string' },
+          when: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              connections: globs,
+              users: globs,
+              groups: globs,
+              agents: globs,
+              kinds: { type: 'array', minItems: 1, items: { enum: [...STATEMENT_KINDS] } },
+              commands: globs,
+              relations: {
+                ...globs,
+                description: 'schema.table globs; unqualified names are matched as public.NAME',
+              },
+              functions: {
+                ...globs,
+                description: `function name globs, or a category: ${DANGER_CATEGORIES.map((c) => `category:${c}`).join(', ')}, category:unknown`,
+              },
+              flags: { type: 'array', minItems: 1, items: { enum: [...FLAGS] } },
+            },
+          },
+          review: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['approvers'],
+            properties: {
+              approvers: {
+                type: 'array',
+                minItems: 1,
+                items: { type: 'string', pattern: '^(self|group:.+)$' },
+              },
+              timeout: duration,
+            },
+          },
+          obligations: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              maxRows: { type: 'integer', minimum: 1 },
+              onExceed: { enum: ['truncate', 'error'] },
+              statementTimeout: duration,
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+/** Parses and validates a policy document (YAML or JSON); errors name the key and line. */
+export function parsePolicy(text: string, file: string): PolicyDocument {
+  const doc = parseAndValidate<PolicyDocument>(text, file, policySchema);
+  const names = new Set<string>();
+  for (const [i, r] of doc.rules.entries()) {
+    if (names.has(r.name)) throw new DocumentError(file, [`rules.${i}.name: "${r.name}" is used twice`]);
+    names.add(r.name);
+    if (r.effect === 'review' && !r.review) {
+      throw new DocumentError(file, [`rules.${i}: effect review needs review.approvers`]);
+    }
+    if (r.effect !== 'review' && r.review) {
+      throw new DocumentError(file, [
+        `rules.${i}.review: only rules with effect review take review settings`,
+      ]);
+    }
+  }
+  return doc;
+}
+
+/** "30s" → 30000. */
+export function durationMs(text: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(text);
+  if (!m) throw new Error(`invalid duration "${text}"`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+}

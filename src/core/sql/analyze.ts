@@ -1,0 +1,581 @@
+import { classifyFunction } from './function-catalog';
+import { parseStatements, type ParseNode } from './parser';
+import type {
+  ColumnUse,
+  FunctionUse,
+  RelationAccess,
+  SqlAnalysis,
+  StatementFacts,
+  StatementFlag,
+  StatementKind,
+} from './facts';
+
+/**
+ * Statement analysis on the real PostgreSQL parse tree. Every statement of a string gets its facts: what
+ * it does (kind), which relations it reads or writes (through CTEs, subqueries, set operations), the
+ * columns it reads where resolvable, and every function it calls anywhere, classified. Anything the
+ * walker does not recognise makes the facts say so, and the gate denies.
+ */
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Settings whose change alters who the session is or whether it may write. */
+const SECURITY_SETTINGS = new Set([
+  'role',
+  'session_authorization',
+  'default_transaction_read_only',
+  'transaction_read_only',
+  'session_replication_role',
+]);
+
+const DCL = new Set([
+  'GrantStmt',
+  'GrantRoleStmt',
+  'CreateRoleStmt',
+  'AlterRoleStmt',
+  'AlterRoleSetStmt',
+  'DropRoleStmt',
+  'AlterDefaultPrivilegesStmt',
+  'AlterSystemStmt',
+  'ReassignOwnedStmt',
+  'DropOwnedStmt',
+]);
+
+const DDL_PREFIX =
+  /^(Create|Alter|Drop|Define|Rename|Comment|Import|SecLabel|Refresh|CompositeType|IndexStmt|ViewStmt|RuleStmt)/;
+
+/** Fields of statement nodes whose RangeVars the statement writes (or alters, locks, maintains). */
+const TARGET_FIELDS = new Set(['relation', 'relations', 'rels', 'view', 'rel', 'objects', 'table']);
+
+/** "CreateFunctionStmt" → "CREATE FUNCTION". */
+function commandOf(type: string): string {
+  return type
+    .replace(/Stmt$/, '')
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .toUpperCase();
+}
+
+function str(node: unknown): string | undefined {
+  if (isObj(node) && isObj(node.String)) return node.String.sval as string | undefined;
+  return undefined;
+}
+
+function names(list: unknown): string[] {
+  return Array.isArray(list) ? list.map(str).filter((s): s is string => s !== undefined) : [];
+}
+
+/**
+ * The value of a DefElem / A_Const argument as text, or undefined when it is not a constant. A number
+ * read here decides the facts (EXPLAIN (ANALYZE 1)), which `w` records so the cache keys it exactly.
+ */
+function constText(node: unknown, w: StatementWalker): string | undefined {
+  if (!isObj(node)) return undefined;
+  if (isObj(node.String)) return String(node.String.sval ?? '');
+  if (isObj(node.Boolean)) return node.Boolean.boolval ? 'true' : 'false';
+  if (isObj(node.Integer)) {
+    w.numbersMatter = true;
+    return String(node.Integer.ival ?? 0);
+  }
+  if (isObj(node.A_Const)) {
+    const c = node.A_Const;
+    if (isObj(c.sval)) return String(c.sval.sval ?? '');
+    if (isObj(c.boolval)) return c.boolval.boolval ? 'true' : 'false';
+    w.numbersMatter = true;
+    if (isObj(c.ival)) return String(c.ival.ival ?? 0);
+    if (isObj(c.fval)) return String(c.fval.fval);
+  }
+  if (isObj(node.TypeCast)) return constText(node.TypeCast.arg, w);
+  return undefined;
+}
+
+const TRUTHY = new Set(['true', 'on', '1', 'yes']);
+const FALSY = new Set(['false', 'off', '0', 'no']);
+
+/** A scope of a query: CTE names visible in it and the relations its FROM clause names, by alias. */
+interface Scope {
+  ctes: Set<string>;
+  from: Map<string, string>;
+}
+
+class StatementWalker {
+  readonly relations: RelationAccess[] = [];
+  readonly functions: FunctionUse[] = [];
+  readonly columns: ColumnUse[] = [];
+  readonly flags = new Set<StatementFlag>();
+  readonly problems: string[] = [];
+  /** A data-modifying statement (INSERT/UPDATE/DELETE/MERGE) appears anywhere: top level, WITH, COPY (…). */
+  modifies = false;
+  /** A numeric constant decided something (see constText). */
+  numbersMatter = false;
+  private readonly writeTargets = new WeakSet<object>();
+  private readonly scopes: Scope[] = [];
+  private depth = 0;
+
+  walk(value: unknown, key = ''): void {
+    if (Array.isArray(value)) {
+      for (const v of value) this.walk(v, key);
+      return;
+    }
+    if (!isObj(value)) return;
+    const keys = Object.keys(value);
+    if (keys.length === 1 && /^[A-Z]/.test(keys[0]) && isObj(value[keys[0]])) {
+      this.node(keys[0], value[keys[0]] as Obj);
+    } else if ('relname' in value) {
+      this.rangeVar(value);
+    } else if ('ctes' in value) {
+      // An unwrapped WithClause is handled by the statement that owns it.
+      this.problems.push(`WITH clause in an unexpected position (${key})`);
+    } else {
+      for (const k of keys) this.walk(value[k], k);
+    }
+  }
+
+  private node(type: string, body: Obj): void {
+    switch (type) {
+      case 'RangeVar':
+        return this.rangeVar(body);
+      case 'SelectStmt':
+        return this.select(body);
+      case 'InsertStmt':
+      case 'UpdateStmt':
+      case 'DeleteStmt':
+      case 'MergeStmt':
+        return this.modify(body);
+      case 'FuncCall':
+        this.funcCall(body);
+        return this.walkFields(body, ['funcname']);
+      case 'A_Expr':
+        this.operator(body.name);
+        return this.walkFields(body, ['name']);
+      case 'ColumnRef':
+        return this.columnRef(body);
+      default:
+        if (/Stmt$/.test(type) && this.depth > 0 && type !== 'SelectStmt') {
+          // Utility statements cannot nest inside queries; if the tree says otherwise, do not guess.
+          this.problems.push(`unexpected nested ${type}`);
+        }
+        return this.walkFields(body, []);
+    }
+  }
+
+  private walkFields(body: Obj, skip: string[]): void {
+    for (const [k, v] of Object.entries(body)) if (!skip.includes(k)) this.walk(v, k);
+  }
+
+  /** Marks the RangeVars directly under the named fields as targets the statement writes. */
+  markTargets(body: Obj, fields: Iterable<string>): void {
+    for (const f of fields) {
+      const v = body[f];
+      for (const item of Array.isArray(v) ? v : [v]) {
+        if (!isObj(item)) continue;
+        if ('relname' in item) this.writeTargets.add(item);
+        else if (isObj(item.RangeVar)) this.writeTargets.add(item.RangeVar);
+        else if (isObj(item.VacuumRelation) && isObj(item.VacuumRelation.relation)) {
+          this.writeTargets.add(item.VacuumRelation.relation);
+        }
+      }
+    }
+  }
+
+  private rangeVar(rv: Obj): void {
+    const name = rv.relname as string;
+    const schema = rv.schemaname as string | undefined;
+    if (!schema && !rv.catalogname && this.scopes.some((s) => s.ctes.has(name))) return;
+    const access = this.writeTargets.has(rv) ? 'write' : 'read';
+    const existing = this.relations.find(
+      (r) => r.name === name && r.schema === schema && r.access === access,
+    );
+    if (!existing) this.relations.push({ schema, name, access });
+    const scope = this.scopes[this.scopes.length - 1];
+    if (scope) {
+      const alias = isObj(rv.alias) ? (rv.alias.aliasname as string) : name;
+      scope.from.set(alias, schema ? `${schema}.${name}` : name);
+    }
+  }
+
+  /** WITH: CTE names are visible to the statement body, and to later CTEs (all of them, if RECURSIVE). */
+  private withClause(withClause: unknown, scope: Scope): void {
+    if (!isObj(withClause)) return;
+    const ctes = (Array.isArray(withClause.ctes) ? withClause.ctes : [])
+      .map((c) => (isObj(c) && isObj(c.CommonTableExpr) ? c.CommonTableExpr : null))
+      .filter((c): c is Obj => c !== null);
+    if (withClause.recursive) for (const c of ctes) scope.ctes.add(c.ctename as string);
+    for (const c of ctes) {
+      this.depth++;
+      this.inScope(() => this.walk(c.ctequery, 'ctequery'));
+      this.depth--;
+      scope.ctes.add(c.ctename as string);
+    }
+  }
+
+  private inScope(fn: () => void): void {
+    this.scopes.push({ ctes: new Set(), from: new Map() });
+    try {
+      fn();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  private select(body: Obj): void {
+    this.inScope(() => {
+      const scope = this.scopes[this.scopes.length - 1];
+      this.withClause(body.withClause, scope);
+      if (isObj(body.intoClause)) {
+        this.flags.add('creates-table');
+        this.markTargets(body.intoClause, ['rel']);
+        this.walk(body.intoClause.rel, 'rel');
+      }
+      if (Array.isArray(body.lockingClause) && body.lockingClause.length) this.flags.add('row-lock');
+      // FROM first, so the select list and WHERE resolve aliases.
+      this.walk(body.fromClause, 'fromClause');
+      this.depth++;
+      this.walkFields(body, ['withClause', 'intoClause', 'fromClause']);
+      this.depth--;
+    });
+  }
+
+  private modify(body: Obj): void {
+    this.modifies = true;
+    if (this.depth > 0) this.flags.add('writable-cte');
+    this.inScope(() => {
+      const scope = this.scopes[this.scopes.length - 1];
+      this.withClause(body.withClause, scope);
+      this.markTargets(body, ['relation']);
+      this.walk(body.relation, 'relation');
+      // Reads of USING/FROM/source relations come next, so their aliases resolve.
+      this.walk(body.fromClause, 'fromClause');
+      this.walk(body.usingClause, 'usingClause');
+      this.walk(body.sourceRelation, 'sourceRelation');
+      this.depth++;
+      this.walkFields(body, ['withClause', 'relation', 'fromClause', 'usingClause', 'sourceRelation']);
+      this.depth--;
+    });
+  }
+
+  private funcCall(body: Obj): void {
+    const parts = names(body.funcname);
+    const name = parts[parts.length - 1] ?? '';
+    const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
+    let classification = classifyFunction(name, schema);
+    if (name === 'set_config' && (schema === undefined || schema === 'pg_catalog')) {
+      // set_config on an ordinary setting is a SET; on a security setting it is refused.
+      const setting = constText(Array.isArray(body.args) ? body.args[0] : undefined, this)?.toLowerCase();
+      if (setting === undefined) {
+        this.problems.push('set_config with a setting name that is not a constant');
+      } else if (SECURITY_SETTINGS.has(setting)) {
+        this.flags.add('security-setting');
+      } else {
+        classification = { class: 'safe' };
+      }
+    }
+    this.functions.push({ schema, name, classification });
+  }
+
+  private operator(nameList: unknown): void {
+    const parts = names(nameList);
+    if (parts.length > 1 && parts[0] !== 'pg_catalog') {
+      // OPERATOR(myschema.+) runs a user function.
+      this.functions.push({
+        schema: parts[0],
+        name: `operator(${parts.join('.')})`,
+        classification: { class: 'unknown' },
+      });
+    }
+  }
+
+  private columnRef(body: Obj): void {
+    const fields = Array.isArray(body.fields) ? body.fields : [];
+    const parts = fields.map((f) => (isObj(f) && 'A_Star' in f ? '*' : (str(f) ?? '?')));
+    const scope = this.scopes[this.scopes.length - 1];
+    const from = scope?.from ?? new Map<string, string>();
+    const only = from.size === 1 ? [...from.values()][0] : undefined;
+    if (parts.length === 1) {
+      const [col] = parts;
+      // A bare name that is a FROM alias is a whole-row reference (SELECT t FROM t).
+      if (col !== '*' && from.has(col)) this.columns.push({ relation: from.get(col), column: '*' });
+      else if (col === '*')
+        for (const rel of from.values()) this.columns.push({ relation: rel, column: '*' });
+      else this.columns.push({ relation: only, column: col });
+    } else {
+      const col = parts[parts.length - 1];
+      const qualifier = parts[parts.length - 2];
+      this.columns.push({ relation: from.get(qualifier) ?? qualifier, column: col });
+    }
+  }
+}
+
+interface Classified {
+  command: string;
+  kind: StatementKind;
+  details?: StatementFacts['details'];
+}
+
+function explainAnalyze(options: unknown, w: StatementWalker): boolean {
+  for (const o of Array.isArray(options) ? options : []) {
+    const d = isObj(o) && isObj(o.DefElem) ? o.DefElem : null;
+    if (!d || d.defname !== 'analyze') continue;
+    if (d.arg === undefined) return true;
+    const v = constText(d.arg, w)?.toLowerCase();
+    if (v !== undefined && TRUTHY.has(v)) return true;
+    if (v !== undefined && FALSY.has(v)) return false;
+    w.problems.push('EXPLAIN with an ANALYZE option that is not a constant');
+    return true;
+  }
+  return false;
+}
+
+/** Whether a transaction option list (DefElems) asks for READ WRITE. */
+function asksReadWrite(options: unknown, w: StatementWalker): boolean {
+  for (const o of Array.isArray(options) ? options : []) {
+    const d = isObj(o) && isObj(o.DefElem) ? o.DefElem : null;
+    if (d?.defname === 'transaction_read_only' && !TRUTHY.has(constText(d.arg, w) ?? '0')) return true;
+  }
+  return false;
+}
+
+const TRANSACTION_COMMANDS: Record<string, string> = {
+  TRANS_STMT_BEGIN: 'BEGIN',
+  TRANS_STMT_START: 'START TRANSACTION',
+  TRANS_STMT_COMMIT: 'COMMIT',
+  TRANS_STMT_ROLLBACK: 'ROLLBACK',
+  TRANS_STMT_SAVEPOINT: 'SAVEPOINT',
+  TRANS_STMT_RELEASE: 'RELEASE',
+  TRANS_STMT_ROLLBACK_TO: 'ROLLBACK TO SAVEPOINT',
+  TRANS_STMT_PREPARE: 'PREPARE TRANSACTION',
+  TRANS_STMT_COMMIT_PREPARED: 'COMMIT PREPARED',
+  TRANS_STMT_ROLLBACK_PREPARED: 'ROLLBACK PREPARED',
+};
+
+/** Classifies the top-level statement and walks it. */
+function classify(type: string, body: Obj, w: StatementWalker): Classified {
+  switch (type) {
+    case 'SelectStmt': {
+      w.walk({ SelectStmt: body });
+      if (w.flags.has('creates-table')) return { command: 'SELECT INTO', kind: 'ddl' };
+      if (w.flags.has('row-lock')) return { command: 'SELECT FOR UPDATE/SHARE', kind: 'write' };
+      return { command: 'SELECT', kind: 'read' };
+    }
+    case 'InsertStmt':
+    case 'UpdateStmt':
+    case 'DeleteStmt':
+    case 'MergeStmt':
+      w.walk({ [type]: body });
+      return { command: commandOf(type), kind: 'write' };
+    case 'CopyStmt': {
+      const direction = body.is_from ? 'from' : 'to';
+      const target = body.is_program
+        ? 'program'
+        : body.filename
+          ? 'file'
+          : direction === 'from'
+            ? 'stdin'
+            : 'stdout';
+      if (target === 'program') w.flags.add('server-program');
+      if (target === 'file') w.flags.add('server-file');
+      if (direction === 'from') w.markTargets(body, ['relation']);
+      w.walk(body.relation, 'relation');
+      w.walk(body.query, 'query');
+      w.walk(body.whereClause, 'whereClause');
+      const kind =
+        target === 'program' || target === 'file' ? 'utility' : direction === 'from' ? 'write' : 'read';
+      return {
+        command: `COPY ${direction.toUpperCase()} ${target.toUpperCase()}`,
+        kind,
+        details: { copy: { direction, target } },
+      };
+    }
+    case 'ExplainStmt': {
+      const analyze = explainAnalyze(body.options, w);
+      const inner = isObj(body.query) ? Object.entries(body.query)[0] : undefined;
+      if (!inner || !isObj(inner[1])) return { command: 'EXPLAIN', kind: 'unknown' };
+      const innerFacts = classify(inner[0], inner[1], w);
+      if (analyze) {
+        w.flags.add('explain-analyze');
+        return {
+          command: `EXPLAIN ANALYZE ${innerFacts.command}`,
+          kind: innerFacts.kind,
+          details: { explainAnalyze: true },
+        };
+      }
+      // Plain EXPLAIN plans without executing: nothing is written.
+      for (const r of w.relations) r.access = 'read';
+      w.flags.delete('writable-cte');
+      w.flags.delete('row-lock');
+      w.flags.delete('creates-table');
+      w.modifies = false;
+      return { command: `EXPLAIN ${innerFacts.command}`, kind: 'read', details: { explainAnalyze: false } };
+    }
+    case 'CreateTableAsStmt': {
+      w.flags.add('creates-table');
+      w.markTargets(isObj(body.into) ? body.into : {}, ['rel']);
+      w.walk(body.into, 'into');
+      w.walk(body.query, 'query');
+      const matview = body.objtype === 'OBJECT_MATVIEW';
+      return { command: matview ? 'CREATE MATERIALIZED VIEW' : 'CREATE TABLE AS', kind: 'ddl' };
+    }
+    case 'VariableSetStmt': {
+      const name = String(body.name ?? '').toLowerCase();
+      const setting = body.kind === 'VAR_RESET_ALL' ? 'all' : name;
+      const isSet =
+        body.kind === 'VAR_SET_VALUE' || body.kind === 'VAR_SET_CURRENT' || body.kind === 'VAR_SET_MULTI';
+      if (isSet && SECURITY_SETTINGS.has(name)) w.flags.add('security-setting');
+      if (isSet && name === 'default_transaction_read_only') {
+        const v = constText(Array.isArray(body.args) ? body.args[0] : undefined, w)?.toLowerCase();
+        if (!v || !TRUTHY.has(v)) w.flags.add('read-write-transaction');
+      }
+      if ((name === 'transaction' || name === 'session characteristics') && asksReadWrite(body.args, w)) {
+        w.flags.add('read-write-transaction');
+      }
+      w.walk(body.args, 'args');
+      const verb = body.kind === 'VAR_RESET' || body.kind === 'VAR_RESET_ALL' ? 'RESET' : 'SET';
+      return { command: verb, kind: 'session', details: { setting } };
+    }
+    case 'VariableShowStmt':
+      return { command: 'SHOW', kind: 'read', details: { setting: String(body.name ?? '').toLowerCase() } };
+    case 'TransactionStmt': {
+      const command = TRANSACTION_COMMANDS[String(body.kind)] ?? 'TRANSACTION';
+      if (asksReadWrite(body.options, w)) w.flags.add('read-write-transaction');
+      if (/PREPARED|PREPARE TRANSACTION/.test(command)) w.flags.add('two-phase');
+      return { command, kind: 'transaction' };
+    }
+    case 'PrepareStmt': {
+      const inner = isObj(body.query) ? Object.entries(body.query)[0] : undefined;
+      if (!inner || !isObj(inner[1])) return { command: 'PREPARE', kind: 'unknown' };
+      const c = classify(inner[0], inner[1], w);
+      return { command: `PREPARE ${c.command}`, kind: c.kind, details: { prepared: String(body.name) } };
+    }
+    case 'ExecuteStmt':
+      w.flags.add('executes-prepared');
+      w.walk(body.params, 'params');
+      return { command: 'EXECUTE', kind: 'unknown', details: { prepared: String(body.name) } };
+    case 'DeallocateStmt':
+      return {
+        command: 'DEALLOCATE',
+        kind: 'session',
+        details: { prepared: body.name ? String(body.name) : 'all' },
+      };
+    case 'DeclareCursorStmt': {
+      const inner = isObj(body.query) ? Object.entries(body.query)[0] : undefined;
+      if (!inner || !isObj(inner[1])) return { command: 'DECLARE', kind: 'unknown' };
+      const c = classify(inner[0], inner[1], w);
+      return { command: `DECLARE CURSOR ${c.command}`, kind: c.kind };
+    }
+    case 'FetchStmt':
+      return { command: body.ismove ? 'MOVE' : 'FETCH', kind: 'read' };
+    case 'ClosePortalStmt':
+      return { command: 'CLOSE', kind: 'session' };
+    case 'ListenStmt':
+      return { command: 'LISTEN', kind: 'session' };
+    case 'UnlistenStmt':
+      return { command: 'UNLISTEN', kind: 'session' };
+    case 'NotifyStmt':
+      return { command: 'NOTIFY', kind: 'write' };
+    case 'DiscardStmt':
+      return { command: 'DISCARD', kind: 'session' };
+    case 'ConstraintsSetStmt':
+      return { command: 'SET CONSTRAINTS', kind: 'transaction' };
+    case 'DoStmt':
+      w.flags.add('opaque-code');
+      return { command: 'DO', kind: 'utility' };
+    case 'CallStmt':
+      w.flags.add('opaque-code');
+      w.walk(body.funccall, 'funccall');
+      return { command: 'CALL', kind: 'utility' };
+    case 'TruncateStmt':
+      w.markTargets(body, ['relations']);
+      w.walk(body.relations, 'relations');
+      return { command: 'TRUNCATE', kind: 'write' };
+    case 'VacuumStmt':
+    case 'LockStmt':
+    case 'ClusterStmt':
+    case 'ReindexStmt':
+    case 'CheckPointStmt':
+    case 'LoadStmt': {
+      w.markTargets(body, TARGET_FIELDS);
+      w.walk(body, type);
+      const command = type === 'VacuumStmt' ? (body.is_vacuumcmd ? 'VACUUM' : 'ANALYZE') : commandOf(type);
+      return { command, kind: 'utility' };
+    }
+    default: {
+      const kind: StatementKind | null = DCL.has(type) ? 'dcl' : DDL_PREFIX.test(type) ? 'ddl' : null;
+      if (!kind) {
+        w.problems.push(`statement type ${type} is not recognised by Airlock`);
+        return { command: commandOf(type), kind: 'unknown' };
+      }
+      w.markTargets(body, TARGET_FIELDS);
+      w.walk(body, type);
+      if (type === 'DropStmt') {
+        dropTargets(body, w);
+        return {
+          command: `DROP ${String(body.removeType)
+            .replace(/^OBJECT_/, '')
+            .replace(/_/g, ' ')}`,
+          kind,
+        };
+      }
+      return { command: commandOf(type), kind };
+    }
+  }
+}
+
+/** DROP TABLE/VIEW … name their objects as name lists, not RangeVars. */
+function dropTargets(body: Obj, w: StatementWalker): void {
+  if (!/OBJECT_(TABLE|VIEW|MATVIEW|FOREIGN_TABLE|SEQUENCE|INDEX)$/.test(String(body.removeType))) return;
+  for (const o of Array.isArray(body.objects) ? body.objects : []) {
+    const parts = isObj(o) && isObj(o.List) ? names(o.List.items) : [];
+    if (parts.length) {
+      w.relations.push({
+        schema: parts.length > 1 ? parts[parts.length - 2] : undefined,
+        name: parts[parts.length - 1],
+        access: 'write',
+      });
+    }
+  }
+}
+
+function factsOf(stmt: ParseNode, text: string): { facts: StatementFacts; numbersMatter: boolean } {
+  const [type, body] = Object.entries(stmt)[0] ?? ['', undefined];
+  const w = new StatementWalker();
+  const c: Classified = isObj(body) ? classify(type, body, w) : { command: '?', kind: 'unknown' };
+  if (!isObj(body)) w.problems.push('empty statement node');
+  let kind = c.kind;
+  // A data-modifying CTE (or COPY (DELETE … RETURNING) TO STDOUT) is a write, whatever the top level says.
+  if (w.modifies && (kind === 'read' || kind === 'session')) kind = 'write';
+  if (kind === 'unknown' && !w.flags.has('executes-prepared') && w.problems.length === 0) {
+    w.problems.push(`cannot classify ${c.command}`);
+  }
+  const facts: StatementFacts = {
+    text,
+    command: c.command,
+    kind,
+    flags: [...w.flags],
+    relations: w.relations,
+    functions: w.functions,
+    columns: dedupeColumns(w.columns),
+    details: c.details ?? {},
+    problems: w.problems,
+  };
+  return { facts, numbersMatter: w.numbersMatter };
+}
+
+function dedupeColumns(cols: ColumnUse[]): ColumnUse[] {
+  const seen = new Set<string>();
+  return cols.filter((c) => {
+    const k = `${c.relation ?? ''}\0${c.column}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** Analyses a string of statements. An unparseable string is an analysis failure (the gate denies). */
+export function analyzeSql(text: string): SqlAnalysis {
+  const parsed = parseStatements(text);
+  if (!parsed.ok) return parsed;
+  const each = parsed.statements.map((s) =>
+    factsOf(s.stmt, text.slice(s.location, s.location + s.length).trim()),
+  );
+  return { ok: true, statements: each.map((e) => e.facts), numbersMatter: each.some((e) => e.numbersMatter) };
+}

@@ -1,0 +1,90 @@
+import type { FunctionClass } from './function-catalog';
+
+/**
+ * What a statement does, by effect (not by keyword): `COPY t TO STDOUT` is a read, `EXPLAIN ANALYZE
+ * DELETE` a write, `SELECT … FOR UPDATE` a write (it locks rows), `PREPARE p AS DELETE` a write.
+ */
+export const STATEMENT_KINDS = [
+  'read',
+  'write',
+  'ddl',
+  'dcl',
+  'transaction',
+  'session',
+  'utility',
+  'unknown',
+] as const;
+export type StatementKind = (typeof STATEMENT_KINDS)[number];
+
+/** Properties that policies and the gate care about beyond kind. */
+export type StatementFlag =
+  /** EXPLAIN ANALYZE: the inner statement really runs. */
+  | 'explain-analyze'
+  /** SELECT … INTO / CREATE TABLE AS: a read that creates a table. */
+  | 'creates-table'
+  /** SELECT … FOR UPDATE/SHARE. */
+  | 'row-lock'
+  /** A data-modifying statement inside WITH. */
+  | 'writable-cte'
+  /** COPY to/from a server file or program. */
+  | 'server-file'
+  | 'server-program'
+  /** START TRANSACTION/SET TRANSACTION … READ WRITE, or turning read-only off. */
+  | 'read-write-transaction'
+  /** SET ROLE, SET SESSION AUTHORIZATION, read-only settings, set_config on them. */
+  | 'security-setting'
+  /** DO blocks and CALL: code the analysis cannot see into. */
+  | 'opaque-code'
+  /** EXECUTE of an SQL-level prepared statement: decided by what was prepared. */
+  | 'executes-prepared'
+  /** PREPARE TRANSACTION / COMMIT PREPARED / ROLLBACK PREPARED. */
+  | 'two-phase';
+
+export interface RelationAccess {
+  schema?: string;
+  name: string;
+  access: 'read' | 'write';
+}
+
+export interface FunctionUse {
+  schema?: string;
+  name: string;
+  classification: FunctionClass;
+}
+
+export interface ColumnUse {
+  /** The relation the column belongs to, when the query makes it unambiguous. */
+  relation?: string;
+  /** Column name, or `*` for every column (including whole-row references). */
+  column: string;
+}
+
+export interface StatementFacts {
+  /** The statement's own text within the string the client sent. */
+  text: string;
+  /** The SQL command, e.g. SELECT, INSERT, COPY, EXPLAIN, SET. */
+  command: string;
+  kind: StatementKind;
+  flags: StatementFlag[];
+  relations: RelationAccess[];
+  functions: FunctionUse[];
+  columns: ColumnUse[];
+  /** Names: the setting a SET changes, the prepared statement PREPARE/EXECUTE names, the COPY target. */
+  details: {
+    setting?: string;
+    prepared?: string;
+    copy?: { direction: 'to' | 'from'; target: 'stdin' | 'stdout' | 'file' | 'program' };
+    explainAnalyze?: boolean;
+  };
+  /** Why the analysis cannot vouch for this statement (non-empty → the gate denies). */
+  problems: string[];
+}
+
+export type SqlAnalysis =
+  /** numbersMatter: a numeric constant decided the facts, so only the exact text may share them. */
+  | { ok: true; statements: StatementFacts[]; numbersMatter: boolean }
+  | { ok: false; error: string; position?: number };
+
+export function qualifiedName(r: { schema?: string; name: string }): string {
+  return r.schema ? `${r.schema}.${r.name}` : r.name;
+}
