@@ -4,6 +4,7 @@ import { startProxy, type LocalEndpoint, type RunningProxy } from '../../src/pro
 import type { AirlockConfig, ConnectionConfig } from '../../src/config/config';
 import { silentLogger, type Logger } from '../../src/core/log';
 import type { Gate } from '../../src/core/gate';
+import type { ApprovalBroker } from '../../src/core/approvals/broker';
 
 export interface ProxyUnderTest {
   proxy: RunningProxy;
@@ -28,6 +29,7 @@ export async function proxyFor(
     config?: Partial<AirlockConfig>;
     log?: Logger;
     gate?: Gate;
+    approvals?: ApprovalBroker;
   } = {},
 ): Promise<ProxyUnderTest> {
   const envName = `AIRLOCK_TEST_PW_${cluster.port}`;
@@ -48,7 +50,7 @@ export async function proxyFor(
       },
     ],
   };
-  const proxy = await startProxy(config, options.log ?? silentLogger, { gate: options.gate });
+  const proxy = await startProxy(config, options.log ?? silentLogger, { gate: options.gate, approvals: options.approvals });
   const endpoint = proxy.endpoints[0];
   const env = {
     PGHOST: endpoint.host,
