@@ -13,6 +13,14 @@ const entries = [
   { entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
 ].filter((e) => existsSync(e.entryPoints[0]));
 await Promise.all(entries.map((e) => build({ ...common, ...e })));
+// JSON Schemas for editing help, generated from the same objects runtime validation uses.
+await build({
+  ...common,
+  sourcemap: false,
+  entryPoints: ['scripts/write-schemas.ts'],
+  outfile: 'out/write-schemas.js',
+});
+await import(new URL('../out/write-schemas.js', import.meta.url).href);
 // The PostgreSQL parser's WASM is loaded from beside the bundle.
 mkdirSync('dist', { recursive: true });
 copyFileSync('node_modules/libpg-query/wasm/libpg-query.wasm', 'dist/libpg-query.wasm');

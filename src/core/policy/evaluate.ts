@@ -143,7 +143,7 @@ export function strictest(a: Obligations, b: Obligations | undefined): Obligatio
   const out: Obligations = { ...a };
   if (b.maxRows !== undefined && (out.maxRows === undefined || b.maxRows < out.maxRows)) {
     out.maxRows = b.maxRows;
-    out.onExceed = b.onExceed ?? out.onExceed;
+    if (b.onExceed) out.onExceed = b.onExceed;
   } else if (b.onExceed === 'error' && b.maxRows === out.maxRows) {
     out.onExceed = 'error';
   }

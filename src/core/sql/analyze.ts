@@ -48,8 +48,24 @@ const DDL_PREFIX =
 /** Fields of statement nodes whose RangeVars the statement writes (or alters, locks, maintains). */
 const TARGET_FIELDS = new Set(['relation', 'relations', 'rels', 'view', 'rel', 'objects', 'table']);
 
+/** Node types whose SQL command name is not their type name spelled out. */
+const COMMAND_NAMES: Record<string, string> = {
+  IndexStmt: 'CREATE INDEX',
+  ViewStmt: 'CREATE VIEW',
+  RuleStmt: 'CREATE RULE',
+  CreateStmt: 'CREATE TABLE',
+  CompositeTypeStmt: 'CREATE TYPE',
+  DefineStmt: 'CREATE',
+  CreateTrigStmt: 'CREATE TRIGGER',
+  CreateSeqStmt: 'CREATE SEQUENCE',
+  CreatedbStmt: 'CREATE DATABASE',
+  DropdbStmt: 'DROP DATABASE',
+  CheckPointStmt: 'CHECKPOINT',
+};
+
 /** "CreateFunctionStmt" → "CREATE FUNCTION". */
 function commandOf(type: string): string {
+  if (COMMAND_NAMES[type]) return COMMAND_NAMES[type];
   return type
     .replace(/Stmt$/, '')
     .replace(/([a-z])([A-Z])/g, '$1 $2')

@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { analyzeSql } from '../../src/core/sql/analyze';
+import { AnalysisCache, analysisCacheKey } from '../../src/core/sql/analysis-cache';
+import { loadSqlParser } from '../../src/core/sql/parser';
+import { evaluateAnalysis, type EvaluationContext } from '../../src/core/policy/evaluate';
+import { parsePolicy, type PolicyDocument } from '../../src/core/policy/document';
+import { PRESETS, allowsWrites } from '../../src/core/policy/presets';
+import { DocumentError } from '../../src/core/validate';
+
+const ctx: EvaluationContext = {
+  connection: 'prod',
+  actor: { user: 'ada@example.com', groups: ['dba'], agent: 'copilot' },
+};
+const decide = (policy: PolicyDocument, sql: string, c = ctx) => evaluateAnalysis(policy, analyzeSql(sql), c);
+
+describe('policy evaluation', () => {
+  before(() => loadSqlParser());
+
+  const policy = parsePolicy(
+    `version: 1
+name: test
+rules:
+  - name: no-secrets
+    effect: deny
+    when: { relations: ["secret.*"] }
+    message: secrets are off limits
+    hint: ask the security team
+  - name: reads-public
+    effect: allow
+    when: { kinds: [read], relations: ["public.*"] }
+    obligations: { maxRows: 100 }
+  - name: reads-small
+    effect: allow
+    when: { kinds: [read], relations: ["public.orders"] }
+    obligations: { maxRows: 10, statementTimeout: 5s }
+  - name: dba-writes
+    effect: review
+    when: { kinds: [write], groups: [dba] }
+    review: { approvers: [self], timeout: 2m }
+  - name: sleepy
+    effect: allow
+    when: { kinds: [read], functions: ["category:sleep"], agents: ["script*"] }
+`,
+    'test.yaml',
+  );
+
+  it('denies by a deny rule with its message and hint, even when an allow rule matches too', () => {
+    const d = decide(policy, 'select * from customers join secret.keys on true');
+    assert.equal(d.effect, 'deny');
+    assert.equal(d.rule, 'no-secrets');
+    assert.equal(d.effect === 'deny' && d.reason, 'secrets are off limits');
+    assert.equal(d.effect === 'deny' && d.hint, 'ask the security team');
+  });
+
+  it('allow rules must cover every relation; unqualified names mean public', () => {
+    assert.equal(decide(policy, 'select * from customers').effect, 'allow');
+    const d = decide(policy, 'select * from customers, other.t');
+    assert.equal(d.effect, 'deny');
+    assert.match(d.effect === 'deny' ? d.reason : '', /other\.t is outside its relations/);
+  });
+
+  it('combines the strictest obligations of every matching allow rule', () => {
+    const d = decide(policy, 'select * from orders');
+    assert.equal(d.effect, 'allow');
+    assert.deepEqual(d.effect === 'allow' && d.obligations, { maxRows: 10, statementTimeout: '5s' });
+  });
+
+  it('sends writes to review for the dba group only', () => {
+    const d = decide(policy, 'update orders set x = 1');
+    assert.equal(d.effect, 'review');
+    assert.deepEqual(d.effect === 'review' && d.review, { approvers: ['self'], timeout: '2m' });
+    const other = decide(policy, 'update orders set x = 1', { ...ctx, actor: { ...ctx.actor, groups: [] } });
+    assert.equal(other.effect, 'deny');
+    assert.equal(other.rule, 'default');
+  });
+
+  it('permits dangerous functions only where a rule names them, for the agents it names', () => {
+    assert.equal(decide(policy, 'select pg_sleep(1)').effect, 'deny');
+    const script = { ...ctx, actor: { ...ctx.actor, agent: 'script-nightly' } };
+    assert.equal(decide(policy, 'select pg_sleep(1)', script).effect, 'allow');
+    const d = decide(policy, "select pg_read_file('x')", script);
+    assert.equal(d.effect, 'deny');
+    assert.match(d.effect === 'deny' ? d.reason : '', /reads-public.*does not permit pg_read_file/);
+  });
+
+  it('decides a multi-statement request all or nothing and says which statement was denied', () => {
+    const d = decide(PRESETS['read-only'], 'select 1; commit; drop table t');
+    assert.equal(d.effect, 'deny');
+    assert.match(d.effect === 'deny' ? d.reason : '', /^statement 3 of 3: DROP TABLE \(ddl\)/);
+    assert.deepEqual(
+      d.statements.map((s) => s.effect),
+      ['allow', 'allow', 'deny'],
+    );
+  });
+
+  it('denies what does not parse', () => {
+    const d = decide(PRESETS['allow-all'], 'selec 1');
+    assert.equal(d.effect, 'deny');
+    assert.equal(d.rule, 'analysis');
+  });
+
+  it('allow-all allows dangerous things; read-only refuses them', () => {
+    for (const sql of [
+      "copy t to program 'x'",
+      'set role postgres',
+      'do $$begin end$$',
+      "select pg_read_file('x')",
+    ]) {
+      assert.equal(decide(PRESETS['allow-all'], sql).effect, 'allow', sql);
+      assert.equal(decide(PRESETS['read-only'], sql).effect, 'deny', sql);
+    }
+  });
+
+  it('knows when a policy can allow writes (else the upstream session is made read-only)', () => {
+    assert.equal(allowsWrites(PRESETS['read-only'], 'x'), false);
+    assert.equal(allowsWrites(PRESETS['allow-all'], 'x'), true);
+    assert.equal(allowsWrites(policy, 'prod'), true);
+  });
+
+  it('ships example policies that validate, and read-only.yaml is the built-in preset', () => {
+    const dir = path.resolve(__dirname, '../../../examples/policies');
+    const readOnly = parsePolicy(readFileSync(path.join(dir, 'read-only.yaml'), 'utf8'), 'read-only.yaml');
+    assert.deepEqual(readOnly, PRESETS['read-only']);
+    const approve = parsePolicy(
+      readFileSync(path.join(dir, 'approve-writes.yaml'), 'utf8'),
+      'approve-writes.yaml',
+    );
+    assert.equal(decide(approve, 'insert into t values (1)').effect, 'review');
+    assert.equal(decide(approve, 'create table x (a int)').rule, 'no-ddl-or-dcl');
+    assert.ok(parseYaml(readFileSync(path.join(dir, 'approve-writes.yaml'), 'utf8')));
+  });
+
+  it('rejects invalid policies naming the key and line', () => {
+    assert.throws(
+      () => parsePolicy('version: 1\nrules:\n  - name: a\n    effect: permit\n', 'p.yaml'),
+      (e: unknown) =>
+        e instanceof DocumentError &&
+        /rules\.0\.effect \(line 4\): must be one of "allow", "deny", "review"/.test(e.message),
+    );
+    assert.throws(
+      () => parsePolicy('version: 1\nrules:\n  - name: a\n    effect: review\n', 'p.yaml'),
+      /needs review\.approvers/,
+    );
+    assert.throws(
+      () =>
+        parsePolicy(
+          'version: 1\nrules:\n  - name: a\n    effect: allow\n    when: { kinds: [reads] }\n',
+          'p.yaml',
+        ),
+      /rules\.0\.when\.kinds\.0 \(line 5\)/,
+    );
+  });
+});
+
+describe('analysis cache', () => {
+  before(() => loadSqlParser());
+
+  it('normalises standalone numbers only, keeping length', () => {
+    assert.equal(
+      analysisCacheKey('SELECT abalance FROM t WHERE aid = 83734;'),
+      'SELECT abalance FROM t WHERE aid = 00000;',
+    );
+    assert.equal(
+      analysisCacheKey('select t1.c2 from t1 where x = $1 limit 10'),
+      'select t1.c2 from t1 where x = $1 limit 00',
+    );
+    assert.equal(analysisCacheKey('select 1e5, 0x1f'), 'select 1e5, 0x1f');
+  });
+
+  it('keeps the exact text as key for anything a simple scan could misread', () => {
+    for (const sql of [
+      "select 1 where a = 'x'",
+      'select "1"',
+      'select 1 -- 2',
+      'select 1 /* 2 */',
+      'select $$1$$',
+      "select E'\\'1'",
+      'select 1 where x = ’1’',
+    ]) {
+      assert.equal(analysisCacheKey(sql), sql, sql);
+    }
+  });
+
+  it('shares facts between statements that differ in numbers, never where a number decides', () => {
+    const cache = new AnalysisCache(100);
+    cache.analyze('select * from t where id = 1');
+    cache.analyze('select * from t where id = 2');
+    assert.equal(cache.hits, 1);
+    const a = cache.analyze('explain (analyze 0) delete from t');
+    const b = cache.analyze('explain (analyze 1) delete from t');
+    assert.ok(a.ok && b.ok);
+    assert.equal(a.statements[0].kind, 'read');
+    assert.equal(b.statements[0].kind, 'write');
+  });
+
+  it('evicts the least recently used entry', () => {
+    const cache = new AnalysisCache(2);
+    cache.analyze('select a');
+    cache.analyze('select b');
+    cache.analyze('select a');
+    cache.analyze('select c'); // evicts b
+    cache.analyze('select a');
+    assert.equal(cache.hits, 2);
+    cache.analyze('select b');
+    assert.equal(cache.misses, 4);
+  });
+});

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { analyzeSql } from '../../src/core/sql/analyze';
+import { loadSqlParser } from '../../src/core/sql/parser';
+import { qualifiedName, type StatementFacts } from '../../src/core/sql/facts';
+
+function one(sql: string): StatementFacts {
+  const a = analyzeSql(sql);
+  assert.ok(a.ok, `did not parse: ${sql}`);
+  assert.equal(a.statements.length, 1, sql);
+  return a.statements[0];
+}
+const rels = (f: StatementFacts) => f.relations.map((r) => `${qualifiedName(r)}:${r.access}`).sort();
+const fns = (f: StatementFacts) => f.functions.map((x) => `${x.name}:${x.classification.class}`).sort();
+
+describe('statement analysis (libpg-query parse tree)', () => {
+  before(() => loadSqlParser());
+
+  it('classifies statements by what they do', () => {
+    const cases: Array<[string, string, string]> = [
+      ['select 1', 'read', 'SELECT'],
+      ['select * from t for update', 'write', 'SELECT FOR UPDATE/SHARE'],
+      ['select * into t2 from t', 'ddl', 'SELECT INTO'],
+      ['create table t2 as select 1', 'ddl', 'CREATE TABLE AS'],
+      ['insert into t values (1) on conflict do nothing', 'write', 'INSERT'],
+      ['merge into t using s on t.a = s.a when matched then delete', 'write', 'MERGE'],
+      ['copy t to stdout', 'read', 'COPY TO STDOUT'],
+      ['copy t from stdin', 'write', 'COPY FROM STDIN'],
+      ["copy t to '/tmp/x'", 'utility', 'COPY TO FILE'],
+      ["copy t from program 'ls'", 'utility', 'COPY FROM PROGRAM'],
+      ['copy (delete from t returning *) to stdout', 'write', 'COPY TO STDOUT'],
+      ['explain delete from t', 'read', 'EXPLAIN DELETE'],
+      ['explain analyze delete from t', 'write', 'EXPLAIN ANALYZE DELETE'],
+      ['explain (analyze false) delete from t', 'read', 'EXPLAIN DELETE'],
+      ['explain (analyze on, buffers) select 1', 'read', 'EXPLAIN ANALYZE SELECT'],
+      ['show work_mem', 'read', 'SHOW'],
+      ['set work_mem = 1000', 'session', 'SET'],
+      ['reset all', 'session', 'RESET'],
+      ['begin', 'transaction', 'BEGIN'],
+      ['prepare p as delete from t', 'write', 'PREPARE DELETE'],
+      ['declare c cursor for select 1', 'read', 'DECLARE CURSOR SELECT'],
+      ['fetch 10 from c', 'read', 'FETCH'],
+      ['vacuum t', 'utility', 'VACUUM'],
+      ['analyze t', 'utility', 'ANALYZE'],
+      ['lock t', 'utility', 'LOCK'],
+      ['do $$begin end$$', 'utility', 'DO'],
+      ['notify ch', 'write', 'NOTIFY'],
+      ['listen ch', 'session', 'LISTEN'],
+      ['drop table t', 'ddl', 'DROP TABLE'],
+      ['create index on t (a)', 'ddl', 'CREATE INDEX'],
+      ['alter system set work_mem = 1', 'dcl', 'ALTER SYSTEM'],
+      ['grant select on t to public', 'dcl', 'GRANT'],
+      ['truncate t', 'write', 'TRUNCATE'],
+    ];
+    for (const [sql, kind, command] of cases) {
+      const f = one(sql);
+      assert.equal(f.kind, kind, `${sql}: kind`);
+      assert.equal(f.command, command, `${sql}: command`);
+      assert.deepEqual(f.problems, [], `${sql}: problems`);
+    }
+  });
+
+  it('flags read-write transactions and security settings', () => {
+    assert.ok(one('start transaction read write').flags.includes('read-write-transaction'));
+    assert.ok(!one('start transaction read only').flags.includes('read-write-transaction'));
+    assert.ok(one('set transaction read write').flags.includes('read-write-transaction'));
+    assert.ok(
+      one('set session characteristics as transaction read write').flags.includes('read-write-transaction'),
+    );
+    assert.ok(one('set default_transaction_read_only = off').flags.includes('read-write-transaction'));
+    assert.ok(!one('set default_transaction_read_only = on').flags.includes('read-write-transaction'));
+    assert.ok(one('set role postgres').flags.includes('security-setting'));
+    assert.ok(one('set session authorization postgres').flags.includes('security-setting'));
+    assert.ok(one("select set_config('role', 'x', false)").flags.includes('security-setting'));
+    assert.deepEqual(one('reset role').flags, []);
+  });
+
+  it('treats set_config of an ordinary setting as a SET, and refuses a computed setting name', () => {
+    assert.deepEqual(fns(one("select set_config('search_path', '', false)")), ['set_config:safe']);
+    assert.match(one("select set_config(current_user, 'x', false)").problems.join(), /not a constant/);
+  });
+
+  it('finds relations with their access through CTEs, subqueries, joins and set operations', () => {
+    assert.deepEqual(rels(one('update t set a = s.a from s where t.id = s.id')), ['s:read', 't:write']);
+    assert.deepEqual(rels(one('delete from t using u where t.id = u.id')), ['t:write', 'u:read']);
+    assert.deepEqual(rels(one('merge into t using s on t.a = s.a when matched then delete')), [
+      's:read',
+      't:write',
+    ]);
+    assert.deepEqual(rels(one('select * from a union select * from b.c')), ['a:read', 'b.c:read']);
+    assert.deepEqual(rels(one('select (select max(x) from m) from n where exists (select 1 from o)')), [
+      'm:read',
+      'n:read',
+      'o:read',
+    ]);
+    const cte = one('with d as (delete from t returning *) select * from d');
+    assert.equal(cte.kind, 'write');
+    assert.ok(cte.flags.includes('writable-cte'));
+    assert.deepEqual(rels(cte), ['t:write']);
+  });
+
+  it('scopes CTE names: a later CTE name does not hide a real table an earlier CTE reads', () => {
+    assert.deepEqual(rels(one('with a as (select * from b), b as (select 1) select * from a, b')), [
+      'b:read',
+    ]);
+    assert.deepEqual(
+      rels(one('with recursive r(n) as (select 1 union all select n + 1 from r) select * from r')),
+      [],
+    );
+    // A CTE defined inside a subquery is not visible outside it.
+    assert.deepEqual(
+      rels(one('select * from secrets, (with secrets as (select 1) select * from secrets) s')),
+      ['secrets:read'],
+    );
+  });
+
+  it('finds functions anywhere: FROM, WHERE, ORDER BY, joins, VALUES, defaults, nested subqueries', () => {
+    assert.deepEqual(fns(one("select * from pg_read_file('/etc/passwd')")), ['pg_read_file:dangerous']);
+    assert.deepEqual(fns(one('select 1 from t where a = f1() order by f2()')), ['f1:unknown', 'f2:unknown']);
+    assert.deepEqual(fns(one('select 1 from t join u on t.a = lower(u.b)')), ['lower:safe']);
+    assert.deepEqual(fns(one("insert into t values (nextval('s'))")), ['nextval:dangerous']);
+    assert.deepEqual(fns(one('create table t (a int default myfn())')), ['myfn:unknown']);
+    assert.deepEqual(fns(one('select (select (select lo_import(1)))')), ['lo_import:dangerous']);
+    assert.deepEqual(fns(one('select 1 operator(myschema.+) 2')), ['operator(myschema.+):unknown']);
+  });
+
+  it('resolves columns to relations through aliases, and whole-row references to every column', () => {
+    const f = one('select c.email, o.total, t from customers c join orders o on o.cid = c.id, things t');
+    const cols = f.columns.map((c) => `${c.relation}.${c.column}`);
+    assert.ok(cols.includes('customers.email'));
+    assert.ok(cols.includes('orders.total'));
+    assert.ok(cols.includes('things.*'), cols.join());
+    assert.deepEqual(
+      one('select * from customers').columns.map((c) => `${c.relation}.${c.column}`),
+      ['customers.*'],
+    );
+  });
+
+  it('sees through unicode escapes and comments, because the server grammar does', () => {
+    assert.deepEqual(rels(one('delete from U&"d\\0061ta"')), ['data:write']);
+    const a = analyzeSql('select/**/1;/*x*/drop/**/table/**/t');
+    assert.ok(a.ok);
+    assert.deepEqual(
+      a.statements.map((s) => s.kind),
+      ['read', 'ddl'],
+    );
+  });
+
+  it('splits multi-statement strings with each statement its own text, also after non-ASCII text', () => {
+    const a = analyzeSql("select 'héllo ✓'; delete from t");
+    assert.ok(a.ok);
+    assert.deepEqual(
+      a.statements.map((s) => s.text),
+      ["select 'héllo ✓'", 'delete from t'],
+    );
+  });
+
+  it('reports a parse error instead of facts', () => {
+    const a = analyzeSql('selec 1');
+    assert.equal(a.ok, false);
+    assert.match(a.ok ? '' : a.error, /syntax error/);
+  });
+});
