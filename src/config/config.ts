@@ -110,32 +110,31 @@ export interface UpstreamUrl {
   sslrootcert?: string;
 }
 
+/** Hides the password of a URL that has one, for messages. */
+const redact = (raw: string) => raw.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+
 /** Parses an upstream URL with libpq's defaults (port 5432, sslmode prefer, database = user). */
-export function parseUpstreamUrl(raw: string, where: string): UpstreamUrl {
+export function parseUpstreamUrl(raw: string): UpstreamUrl {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new DocumentError(where, [`upstream: "${raw}" is not a valid URL`]);
+    throw new Error(`"${redact(raw)}" is not a valid URL`);
   }
   if (url.password) {
-    throw new DocumentError(where, [
-      'upstream: the URL contains a password; put it in passwordEnv or passwordFile, never in the config',
-    ]);
+    throw new Error(
+      'the URL contains a password; put it in passwordEnv or passwordFile, never in the config',
+    );
   }
   const user = decodeURIComponent(url.username);
-  if (!user) throw new DocumentError(where, ['upstream: the URL names no user (postgres://USER@host/db)']);
+  if (!user) throw new Error('the URL names no user (postgres://USER@host/db)');
   const sslmode = (url.searchParams.get('sslmode') ?? 'prefer') as SslMode;
   if (!SSL_MODES.includes(sslmode)) {
-    throw new DocumentError(where, [
-      `upstream: sslmode must be one of ${SSL_MODES.join(', ')}, not "${sslmode}"`,
-    ]);
+    throw new Error(`sslmode must be one of ${SSL_MODES.join(', ')}, not "${sslmode}"`);
   }
   for (const key of url.searchParams.keys()) {
     if (key !== 'sslmode' && key !== 'sslrootcert') {
-      throw new DocumentError(where, [
-        `upstream: unsupported URL parameter "${key}" (supported: sslmode, sslrootcert)`,
-      ]);
+      throw new Error(`unsupported URL parameter "${key}" (supported: sslmode, sslrootcert)`);
     }
   }
   return {
@@ -163,24 +162,31 @@ export function loadConfig(file: string): AirlockConfig {
   } catch (err) {
     throw new DocumentError(file, [`cannot read: ${(err as Error).message}`]);
   }
-  const config = parseAndValidate<AirlockConfig>(text, file, configSchema);
+  const doc = parseAndValidate<AirlockConfig>(text, file, configSchema);
+  const config = doc.value;
   const names = new Set<string>();
   const dir = path.dirname(path.resolve(file));
   for (const [i, c] of config.connections.entries()) {
-    if (names.has(c.name))
-      throw new DocumentError(file, [`connections.${i}.name: "${c.name}" is used twice`]);
+    if (names.has(c.name)) doc.fail(['connections', i, 'name'], `"${c.name}" is used twice`);
     names.add(c.name);
-    if (c.passwordEnv && c.passwordFile) {
-      throw new DocumentError(file, [`connections.${i}: give passwordEnv or passwordFile, not both`]);
+    if (c.passwordEnv && c.passwordFile)
+      doc.fail(['connections', i], 'give passwordEnv or passwordFile, not both');
+    try {
+      parseUpstreamUrl(c.upstream);
+    } catch (err) {
+      doc.fail(['connections', i, 'upstream'], (err as Error).message);
     }
-    parseUpstreamUrl(c.upstream, `${file}: connections.${i}`);
     if (c.passwordFile) c.passwordFile = path.resolve(dir, c.passwordFile);
     if (c.tls) c.tls = { cert: path.resolve(dir, c.tls.cert), key: path.resolve(dir, c.tls.key) };
   }
   if (config.recordings) config.recordings = path.resolve(dir, config.recordings);
   config.policy = resolvePolicyPath(config.policy, dir);
   if (config.policyKeys) config.policyKeys = path.resolve(dir, config.policyKeys);
-  policySpec(config, file);
+  try {
+    policySpec(config);
+  } catch (err) {
+    doc.fail(['policy'], (err as Error).message);
+  }
   return config;
 }
 
@@ -191,27 +197,24 @@ function resolvePolicyPath(policy: string, dir: string): string {
 }
 
 /** What the config's `policy` names, checked: signed unless the config explicitly accepts unsigned. */
-export function policySpec(config: AirlockConfig, where = 'config'): PolicySpec {
+export function policySpec(config: AirlockConfig): PolicySpec {
   const p = config.policy;
   if (isPreset(p)) return { kind: 'preset', name: p };
   const refreshMs = (config.policyRefreshSeconds ?? 60) * 1000;
   if (isUrl(p) || /\.(jws|jwt)$/.test(p)) {
-    if (!config.policyKeys) {
-      throw new DocumentError(where, [
-        `policy: a signed bundle needs policyKeys (a JWKS file pinning the signing keys)`,
-      ]);
-    }
+    if (!config.policyKeys)
+      throw new Error('a signed bundle needs policyKeys (a JWKS file pinning the signing keys)');
     return { kind: 'bundle', location: p, jwksFile: config.policyKeys, refreshMs };
   }
   if (/\.(ya?ml|json)$/.test(p)) {
     if (!config.allowUnsignedPolicy) {
-      throw new DocumentError(where, [
-        `policy: ${p} is an unsigned policy file; set allowUnsignedPolicy: true to accept it (development), or sign it with \`airlock policy sign\``,
-      ]);
+      throw new Error(
+        `${p} is an unsigned policy file; set allowUnsignedPolicy: true to accept it (development), or sign it with \`airlock policy sign\``,
+      );
     }
     return { kind: 'file', path: p };
   }
-  throw new DocumentError(where, [
-    `policy: "${p}" is not a preset (${Object.keys(PRESETS).join(', ')}), a .jws bundle, a URL or a .yaml/.json file`,
-  ]);
+  throw new Error(
+    `"${p}" is not a preset (${Object.keys(PRESETS).join(', ')}), a .jws bundle, a URL or a .yaml/.json file`,
+  );
 }

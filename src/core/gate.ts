@@ -7,6 +7,7 @@ import { allowsWrites } from './policy/presets';
 import type { PolicySource } from './policy/source';
 import type { AnalysisCache } from './sql/analysis-cache';
 import type { SqlAnalysis, StatementFacts } from './sql/facts';
+import { applyCatalog, type CatalogFacts } from './sql/catalog';
 
 /**
  * The gate: the single place every protocol adapter (Postgres wire, SSH, LM tools, MCP) hands each
@@ -40,6 +41,9 @@ export interface Gate {
   readOnlyUpstream(connection: string): boolean;
   /** The session ended: forget what it prepared. */
   endSession(sessionId: string): void;
+  /** Whether the adapter should (re)load the upstream catalog facts before relaying (see catalog.ts). */
+  catalogNeeded?(connection: string): boolean;
+  setCatalog?(connection: string, catalog: CatalogFacts): void;
 }
 
 const DEFAULT_REVIEW_TIMEOUT_MS = 5 * 60_000;
@@ -51,6 +55,7 @@ const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 export class PolicyGate implements Gate {
   /** SQL-level PREPAREd statements per session, so EXECUTE is decided by what it runs. */
   private readonly prepared = new Map<string, Map<string, StatementFacts>>();
+  private readonly catalogs = new Map<string, CatalogFacts>();
 
   constructor(
     private readonly source: PolicySource,
@@ -69,7 +74,9 @@ export class PolicyGate implements Gate {
         hint: 'Airlock fails closed without a valid policy; restore the control plane or the policy bundle.',
       };
     }
-    const analysis = this.resolvePrepared(context.sessionId, this.analyze(request));
+    let analysis = this.resolvePrepared(context.sessionId, this.analyze(request));
+    const catalog = this.catalogs.get(context.connection);
+    if (catalog) analysis = applyCatalog(analysis, catalog);
     const decision = evaluateAnalysis(state.active.policy, analysis, context);
     if (decision.effect === 'review') return this.review(context, request, analysis, decision);
     if (decision.effect === 'allow' && analysis.ok)
@@ -84,6 +91,16 @@ export class PolicyGate implements Gate {
 
   endSession(sessionId: string): void {
     this.prepared.delete(sessionId);
+  }
+
+  catalogNeeded(): boolean {
+    // Every new session reads it afresh (one small query): a function created a moment ago by someone
+    // else must not pass for a built-in.
+    return true;
+  }
+
+  setCatalog(connection: string, catalog: CatalogFacts): void {
+    this.catalogs.set(connection, catalog);
   }
 
   /** The current policy, for explanations and recordings. */
@@ -113,6 +130,7 @@ export class PolicyGate implements Gate {
               relations: [],
               functions: [{ name: `oid:${request.functionOid}`, classification: { class: 'unknown' } }],
               columns: [],
+              operators: [],
               details: {},
               problems: [],
             },

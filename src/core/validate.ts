@@ -38,11 +38,20 @@ function describe(error: ErrorObject): string {
   }
 }
 
+/** A validated document, and a way to name a place in it for checks made after the schema. */
+export interface ValidatedDocument<T> {
+  value: T;
+  /** `connections.0.name (line 4)` for a path into the document. */
+  where(path: Array<string | number>): string;
+  /** Throws a DocumentError for the place at `path`. */
+  fail(path: Array<string | number>, message: string): never;
+}
+
 /**
  * Parses YAML (JSON is YAML) and validates it against a JSON Schema. Errors carry `key (line N)`, so a
  * person can find the mistake; the same schema is contributed to VS Code for editing help.
  */
-export function parseAndValidate<T>(text: string, file: string, schema: object): T {
+export function parseAndValidate<T>(text: string, file: string, schema: object): ValidatedDocument<T> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length) {
@@ -51,24 +60,40 @@ export function parseAndValidate<T>(text: string, file: string, schema: object):
       doc.errors.map((e) => `line ${lineCounter.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`),
     );
   }
-  const value = doc.toJS() as unknown;
+  const where = (path: Array<string | number>, key?: string): string => {
+    const node = doc.getIn(path, true) as { range?: [number, number, number]; items?: unknown[] } | undefined;
+    // An unknown key is pointed at on its own line, not its parent's.
+    const pair = key
+      ? (
+          node?.items as Array<{ key?: { value?: unknown; range?: [number, number, number] } }> | undefined
+        )?.find((p) => p.key?.value === key)
+      : undefined;
+    const range = pair?.key?.range ?? node?.range;
+    const line = range ? ` (line ${lineCounter.linePos(range[0]).line})` : '';
+    return `${path.join('.') || '(top level)'}${line}`;
+  };
+  const located: ValidatedDocument<T> = {
+    value: doc.toJS() as T,
+    where: (path) => where(path),
+    fail: (path, message) => {
+      throw new DocumentError(file, [`${where(path)}: ${message}`]);
+    },
+  };
   const validate = validatorFor(schema);
-  if (validate(value)) return value as T;
+  if (validate(located.value)) return located;
   const problems = (validate.errors ?? [])
     // oneOf/anyOf restate their branches' errors; the branch errors are the useful ones.
     .filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf' && e.keyword !== 'if')
     .map((e) => {
-      const key = e.instancePath
+      const path = e.instancePath
         .split('/')
         .slice(1)
-        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-      const node = doc.getIn(
-        key.map((k) => (/^\d+$/.test(k) ? Number(k) : k)),
-        true,
-      ) as { range?: [number, number, number] } | undefined;
-      const line = node?.range ? ` (line ${lineCounter.linePos(node.range[0]).line})` : '';
-      const where = key.length ? key.join('.') : '(top level)';
-      return `${where}${line}: ${describe(e)}`;
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+        .map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+      const unknownKey =
+        e.keyword === 'additionalProperties' ? String(e.params.additionalProperty) : undefined;
+      const message = describe(e);
+      return `${where(path, unknownKey)}: ${message}`;
     });
   throw new DocumentError(file, [...new Set(problems)]);
 }

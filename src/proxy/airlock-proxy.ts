@@ -85,7 +85,7 @@ export async function startProxy(
   const endpoints: LocalEndpoint[] = [];
   try {
     for (const c of config.connections) {
-      const up = parseUpstreamUrl(c.upstream, c.name);
+      const up = parseUpstreamUrl(c.upstream);
       const password = randomBytes(24).toString('base64url');
       const listener = new PostgresListener({
         connection: c.name,

@@ -1,4 +1,4 @@
-import { parseAndValidate, DocumentError } from '../validate';
+import { parseAndValidate } from '../validate';
 import { STATEMENT_KINDS } from '../sql/facts';
 import { DANGER_CATEGORIES } from '../sql/function-catalog';
 
@@ -151,19 +151,14 @@ export const policySchema = {
 export function parsePolicy(text: string, file: string): PolicyDocument {
   const doc = parseAndValidate<PolicyDocument>(text, file, policySchema);
   const names = new Set<string>();
-  for (const [i, r] of doc.rules.entries()) {
-    if (names.has(r.name)) throw new DocumentError(file, [`rules.${i}.name: "${r.name}" is used twice`]);
+  for (const [i, r] of doc.value.rules.entries()) {
+    if (names.has(r.name)) doc.fail(['rules', i, 'name'], `"${r.name}" is used twice`);
     names.add(r.name);
-    if (r.effect === 'review' && !r.review) {
-      throw new DocumentError(file, [`rules.${i}: effect review needs review.approvers`]);
-    }
-    if (r.effect !== 'review' && r.review) {
-      throw new DocumentError(file, [
-        `rules.${i}.review: only rules with effect review take review settings`,
-      ]);
-    }
+    if (r.effect === 'review' && !r.review) doc.fail(['rules', i], 'effect review needs review.approvers');
+    if (r.effect !== 'review' && r.review)
+      doc.fail(['rules', i, 'review'], 'only rules with effect review take review settings');
   }
-  return doc;
+  return doc.value;
 }
 
 /** "30s" → 30000. */

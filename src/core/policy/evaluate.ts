@@ -39,12 +39,12 @@ const GATED_FLAGS = new Set([
 ]);
 
 const FLAG_TEXT: Record<string, string> = {
-  'server-file': 'reads or writes a file on the database server',
-  'server-program': 'runs a program on the database server',
-  'read-write-transaction': 'turns the session or transaction read-write',
-  'security-setting': 'changes the role or a security setting',
-  'opaque-code': 'runs code (DO/CALL) that Airlock cannot inspect',
-  'two-phase': 'uses two-phase commit',
+  'server-file': 'read or write a file on the database server',
+  'server-program': 'run a program on the database server',
+  'read-write-transaction': 'turn the session or transaction read-write',
+  'security-setting': 'change the role or a security setting',
+  'opaque-code': 'run code (DO/CALL) that Airlock cannot inspect',
+  'two-phase': 'use two-phase commit',
 };
 
 const globCache = new Map<string, RegExp>();

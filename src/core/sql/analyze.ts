@@ -29,6 +29,24 @@ const SECURITY_SETTINGS = new Set([
   'session_replication_role',
 ]);
 
+/**
+ * Whether a search_path puts a schema before pg_catalog. Unqualified built-ins (lower, length, …) are
+ * classified by name, which holds only while pg_catalog is searched first, as it is when not listed.
+ */
+function searchPathDemotesCatalog(values: Array<string | undefined>): boolean {
+  if (values.some((v) => v === undefined)) return true;
+  const names = values
+    .flatMap((v) => (v as string).split(','))
+    .map((n) =>
+      n
+        .trim()
+        .replace(/^"(.*)"$/, '$1')
+        .toLowerCase(),
+    )
+    .filter(Boolean);
+  return names.indexOf('pg_catalog') > 0;
+}
+
 const DCL = new Set([
   'GrantStmt',
   'GrantRoleStmt',
@@ -118,6 +136,7 @@ class StatementWalker {
   readonly relations: RelationAccess[] = [];
   readonly functions: FunctionUse[] = [];
   readonly columns: ColumnUse[] = [];
+  readonly operators: string[] = [];
   readonly flags = new Set<StatementFlag>();
   readonly problems: string[] = [];
   /** A data-modifying statement (INSERT/UPDATE/DELETE/MERGE) appears anywhere: top level, WITH, COPY (…). */
@@ -197,8 +216,9 @@ class StatementWalker {
   private rangeVar(rv: Obj): void {
     const name = rv.relname as string;
     const schema = rv.schemaname as string | undefined;
-    if (!schema && !rv.catalogname && this.scopes.some((s) => s.ctes.has(name))) return;
     const access = this.writeTargets.has(rv) ? 'write' : 'read';
+    // A CTE name can stand for a relation that is read; a write target is always a real table.
+    if (access === 'read' && !schema && !rv.catalogname && this.scopes.some((s) => s.ctes.has(name))) return;
     const existing = this.relations.find(
       (r) => r.name === name && r.schema === schema && r.access === access,
     );
@@ -276,21 +296,23 @@ class StatementWalker {
     const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
     let classification = classifyFunction(name, schema);
     if (name === 'set_config' && (schema === undefined || schema === 'pg_catalog')) {
-      // set_config on an ordinary setting is a SET; on a security setting it is refused.
+      // set_config on an ordinary setting is a SET, on a security setting it is flagged; with a computed
+      // name it could be any setting, so it stays a config change that rules must permit.
       const setting = constText(Array.isArray(body.args) ? body.args[0] : undefined, this)?.toLowerCase();
-      if (setting === undefined) {
-        this.problems.push('set_config with a setting name that is not a constant');
-      } else if (SECURITY_SETTINGS.has(setting)) {
+      const args = Array.isArray(body.args) ? body.args : [];
+      if (setting === 'search_path' && searchPathDemotesCatalog([constText(args[1], this)])) {
         this.flags.add('security-setting');
-      } else {
-        classification = { class: 'safe' };
       }
+      if (setting !== undefined && SECURITY_SETTINGS.has(setting)) this.flags.add('security-setting');
+      else if (setting !== undefined) classification = { class: 'safe' };
     }
     this.functions.push({ schema, name, classification });
   }
 
   private operator(nameList: unknown): void {
     const parts = names(nameList);
+    // Unqualified operators are built-in unless the database defines its own (see catalog.ts).
+    if (parts.length === 1 && !this.operators.includes(parts[0])) this.operators.push(parts[0]);
     if (parts.length > 1 && parts[0] !== 'pg_catalog') {
       // OPERATOR(myschema.+) runs a user function.
       this.functions.push({
@@ -328,18 +350,21 @@ interface Classified {
   details?: StatementFacts['details'];
 }
 
+/** Whether EXPLAIN runs the statement. PostgreSQL lets the last ANALYZE option win. */
 function explainAnalyze(options: unknown, w: StatementWalker): boolean {
+  let analyze = false;
   for (const o of Array.isArray(options) ? options : []) {
     const d = isObj(o) && isObj(o.DefElem) ? o.DefElem : null;
     if (!d || d.defname !== 'analyze') continue;
-    if (d.arg === undefined) return true;
-    const v = constText(d.arg, w)?.toLowerCase();
-    if (v !== undefined && TRUTHY.has(v)) return true;
-    if (v !== undefined && FALSY.has(v)) return false;
-    w.problems.push('EXPLAIN with an ANALYZE option that is not a constant');
-    return true;
+    const v = d.arg === undefined ? 'true' : constText(d.arg, w)?.toLowerCase();
+    if (v !== undefined && TRUTHY.has(v)) analyze = true;
+    else if (v !== undefined && FALSY.has(v)) analyze = false;
+    else {
+      w.problems.push('EXPLAIN with an ANALYZE option that is not a constant');
+      return true;
+    }
   }
-  return false;
+  return analyze;
 }
 
 /** Whether a transaction option list (DefElems) asks for READ WRITE. */
@@ -437,6 +462,11 @@ function classify(type: string, body: Obj, w: StatementWalker): Classified {
       const isSet =
         body.kind === 'VAR_SET_VALUE' || body.kind === 'VAR_SET_CURRENT' || body.kind === 'VAR_SET_MULTI';
       if (isSet && SECURITY_SETTINGS.has(name)) w.flags.add('security-setting');
+      if (isSet && name === 'search_path') {
+        const values = (Array.isArray(body.args) ? body.args : []).map((a) => constText(a, w));
+        if (body.kind === 'VAR_SET_CURRENT' || searchPathDemotesCatalog(values))
+          w.flags.add('security-setting');
+      }
       if (isSet && name === 'default_transaction_read_only') {
         const v = constText(Array.isArray(body.args) ? body.args[0] : undefined, w)?.toLowerCase();
         if (!v || !TRUTHY.has(v)) w.flags.add('read-write-transaction');
@@ -570,6 +600,7 @@ function factsOf(stmt: ParseNode, text: string): { facts: StatementFacts; number
     relations: w.relations,
     functions: w.functions,
     columns: dedupeColumns(w.columns),
+    operators: w.operators,
     details: c.details ?? {},
     problems: w.problems,
   };

@@ -69,6 +69,8 @@ export interface StatementFacts {
   relations: RelationAccess[];
   functions: FunctionUse[];
   columns: ColumnUse[];
+  /** Operators used without a schema (`=`, `||`, `===`): built-in unless the database defines its own. */
+  operators: string[];
   /** Names: the setting a SET changes, the prepared statement PREPARE/EXECUTE names, the COPY target. */
   details: {
     setting?: string;

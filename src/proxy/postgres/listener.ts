@@ -55,7 +55,7 @@ export class PostgresListener implements SessionRegistry {
     if (this.sessions.get(session.processId) === session) this.sessions.delete(session.processId);
   }
 
-  cancel(processId: number, secretKey: number): void {
+  async cancel(processId: number, secretKey: number): Promise<void> {
     const session = this.sessions.get(processId);
     const a = Buffer.alloc(4);
     const b = Buffer.alloc(4);
@@ -65,11 +65,11 @@ export class PostgresListener implements SessionRegistry {
       this.settings.log.debug(`[${this.settings.connection}] CancelRequest with an unknown key ignored`);
       return;
     }
-    session
-      .cancel()
-      .catch((err: Error) =>
-        this.settings.log.warn(`[${this.settings.connection}] cancel failed: ${err.message}`),
-      );
+    try {
+      await session.cancel();
+    } catch (err) {
+      this.settings.log.warn(`[${this.settings.connection}] cancel failed: ${(err as Error).message}`);
+    }
   }
 
   /** Stops accepting, ends every session, and resolves once all client sockets are gone. */

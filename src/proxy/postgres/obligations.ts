@@ -12,7 +12,8 @@ interface Tracked {
   extended: boolean;
   rows: number;
   timer?: NodeJS.Timeout;
-  timedOut?: boolean;
+  /** Why the proxy cancelled the upstream statement, if it did: its 57014 error is replaced by this. */
+  cancelled?: 'timeout' | 'rows';
 }
 
 export type BackendVerdict = 'pass' | 'drop' | Buffer[];
@@ -51,12 +52,15 @@ export class ObligationTracker {
     this.cyclesSent++;
   }
 
+  /** Cancels the statement upstream, only while nothing is queued behind it: a late cancel must not hit another. */
+  private cancel(t: Tracked, why: 'timeout' | 'rows'): void {
+    if (t.cancelled || this.queue[0] !== t || this.cyclesSent !== t.cycle) return;
+    t.cancelled = why;
+    this.cancelUpstream();
+  }
+
   private timeout(t: Tracked): void {
-    // Cancel only while nothing later is queued behind it: a late cancel must not hit another statement.
-    if (this.queue[0] === t && this.cyclesSent === t.cycle) {
-      t.timedOut = true;
-      this.cancelUpstream();
-    }
+    this.cancel(t, 'timeout');
   }
 
   private current(): Tracked | undefined {
@@ -84,7 +88,11 @@ export class ObligationTracker {
       case Msg.copyData: {
         if (!t || t.obligations.maxRows === undefined) return 'pass';
         t.rows++;
-        return t.rows > t.obligations.maxRows ? 'drop' : 'pass';
+        if (t.rows <= t.obligations.maxRows) return 'pass';
+        // Failing the statement is the server's to do, so that it aborts the transaction and skips the
+        // rest of the request exactly as for any error: cancel it, and explain the cancellation.
+        if (t.obligations.onExceed === 'error') this.cancel(t, 'rows');
+        return 'drop';
       }
       case Msg.commandComplete:
       case Msg.portalSuspended:
@@ -95,19 +103,8 @@ export class ObligationTracker {
         return verdict;
       }
       case Msg.errorResponse:
-        if (t?.timedOut && decodeErrorFields(message).C === SqlState.queryCanceled) {
-          return [
-            errorResponse(
-              new PgError(
-                SqlState.queryCanceled,
-                `airlock: statement exceeded the policy's timeout of ${t.obligations.statementTimeout}`,
-                {
-                  detail: `Rule: ${t.rule}`,
-                  hint: 'Narrow the query (filters, LIMIT) so it finishes in time.',
-                },
-              ),
-            ),
-          ];
+        if (t?.cancelled && decodeErrorFields(message).C === SqlState.queryCanceled) {
+          return [errorResponse(t.cancelled === 'rows' ? tooManyRows(t, t.rows) : timedOut(t))];
         }
         return 'pass';
       default:
@@ -120,20 +117,8 @@ export class ObligationTracker {
     if (max === undefined || t.rows <= max || type !== Msg.commandComplete) return 'pass';
     const total = t.rows;
     t.rows = 0;
-    if (t.obligations.onExceed === 'error') {
-      return [
-        errorResponse(
-          new PgError(
-            SqlState.programLimitExceeded,
-            `airlock: the result has ${total} rows, more than the policy's limit of ${max}`,
-            {
-              detail: `Rule: ${t.rule}`,
-              hint: 'Add a LIMIT or narrower filters.',
-            },
-          ),
-        ),
-      ];
-    }
+    // The statement finished before the cancellation could stop it: it can only be reported.
+    if (t.obligations.onExceed === 'error') return [errorResponse(tooManyRows(t, total))];
     const notice = errorResponse(
       new PgError('01000', `airlock: result truncated to ${max} of ${total} rows by the policy's limit`, {
         severity: 'NOTICE',
@@ -151,4 +136,20 @@ export class ObligationTracker {
     for (const t of this.queue) clearTimeout(t.timer);
     this.queue = [];
   }
+}
+
+function tooManyRows(t: Tracked, seen: number): PgError {
+  return new PgError(
+    SqlState.programLimitExceeded,
+    `airlock: the result exceeds the policy's limit of ${t.obligations.maxRows} rows (${seen} seen)`,
+    { detail: `Rule: ${t.rule}`, hint: 'Add a LIMIT or narrower filters.' },
+  );
+}
+
+function timedOut(t: Tracked): PgError {
+  return new PgError(
+    SqlState.queryCanceled,
+    `airlock: statement exceeded the policy's timeout of ${t.obligations.statementTimeout}`,
+    { detail: `Rule: ${t.rule}`, hint: 'Narrow the query (filters, LIMIT) so it finishes in time.' },
+  );
 }

@@ -22,11 +22,19 @@ import {
   decodeSaslInitial,
   decodeStartup,
   errorResponse,
+  isFatal,
   readyForQuery,
   type TransactionStatus,
 } from './protocol/messages';
 import { SCRAM_MECHANISM, ScramServerExchange, type ScramVerifier } from './auth/scram';
-import { connectUpstream, cancelUpstream, UpstreamStartupError, type UpstreamTarget } from './upstream';
+import {
+  connectUpstream,
+  cancelUpstream,
+  queryUpstream,
+  UpstreamStartupError,
+  type UpstreamTarget,
+} from './upstream';
+import { CATALOG_QUERY, catalogFromRows } from '../../core/sql/catalog';
 import { OutputBatch } from './output-batch';
 import { DenialSubstitution, denialError } from './denial';
 import { ObligationTracker } from './obligations';
@@ -55,8 +63,12 @@ export interface ListenerSettings {
 export interface SessionRegistry {
   add(session: ClientSession): void;
   remove(session: ClientSession): void;
-  /** A CancelRequest arrived on a fresh connection: cancel the matching session's statement, if any. */
-  cancel(processId: number, secretKey: number): void;
+  /**
+   * A CancelRequest arrived on a fresh connection: cancel the matching session's statement, if any.
+   * Resolves once the upstream has the request, as PostgreSQL signals before it closes the connection
+   * (libpq waits for that close, so a cancel cannot land on the client's next statement).
+   */
+  cancel(processId: number, secretKey: number): Promise<void>;
 }
 
 type Phase = 'startup' | 'authenticating' | 'connecting-upstream' | 'relaying' | 'terminating' | 'closed';
@@ -68,7 +80,12 @@ type Phase = 'startup' | 'authenticating' | 'connecting-upstream' | 'relaying' |
  */
 export class ClientSession {
   readonly id = randomBytes(8).toString('hex');
-  readonly processId = randomInt(1, 2 ** 31 - 1);
+  /**
+   * The client gets the upstream backend's pid (so pg_backend_pid(), pg_stat_activity and the sender of
+   * notifications agree with what it was told) with a secret key of the proxy's own: the upstream's
+   * key never leaves the proxy, and a CancelRequest is honoured only with the proxy's key.
+   */
+  processId = 0;
   readonly secretKey = randomInt(0, 2 ** 31 - 1);
   private phase: Phase = 'startup';
   private client: Duplex;
@@ -87,6 +104,8 @@ export class ClientSession {
   /** Frontend messages framed but not yet handled because a decision is pending. */
   private inbox: Buffer[] = [];
   private deciding = false;
+  /** The server said FATAL: the close that follows needs no message of ours. */
+  private upstreamSentFatal = false;
 
   constructor(
     socket: net.Socket,
@@ -146,8 +165,14 @@ export class ClientSession {
         this.close('client left while the upstream connected');
         return;
       }
+      const gate = this.settings.gate;
+      if (gate.catalogNeeded?.(this.settings.connection)) {
+        const rows = await queryUpstream(up, CATALOG_QUERY, this.settings.upstream);
+        gate.setCatalog?.(this.settings.connection, catalogFromRows(rows));
+      }
       this.upstream = up.socket;
       this.upstreamKey = { processId: up.processId, secretKey: up.secretKey };
+      this.processId = up.processId;
       this.status = up.status;
       for (const m of up.startupMessages) this.client.write(m);
       this.client.write(backendKeyData(this.processId, this.secretKey));
@@ -173,30 +198,36 @@ export class ClientSession {
   ): Promise<Map<string, string> | null> {
     const wait = (what: string) => queue.next(this.settings.authTimeoutMs, what);
     let params: Map<string, string> | null = null;
-    let offeredEncryption = false;
+    // As PostgreSQL: each of SSL and GSS encryption may be requested once, SSL last.
+    let askedSsl = false;
+    let askedGss = false;
     while (!params) {
       const { message } = await wait('the startup packet');
       const packet = decodeStartup(message);
       switch (packet.kind) {
         case 'cancel':
-          this.registry.cancel(packet.processId, packet.secretKey);
+          await this.registry.cancel(packet.processId, packet.secretKey);
           return null;
         case 'gssenc':
-          if (offeredEncryption) throw fatal(SqlState.protocolViolation, 'duplicate encryption request');
+          if (askedGss || askedSsl)
+            throw fatal(SqlState.protocolViolation, 'duplicate GSSENC negotiation packet');
+          askedGss = true;
           this.client.write(Buffer.from('N'));
           break;
         case 'ssl': {
-          if (offeredEncryption) throw fatal(SqlState.protocolViolation, 'duplicate SSL negotiation packet');
-          offeredEncryption = true;
-          if (!this.settings.tls) {
-            this.client.write(Buffer.from('N'));
-            break;
-          }
-          if (queue.release()) {
+          if (askedSsl) throw fatal(SqlState.protocolViolation, 'duplicate SSL negotiation packet');
+          askedSsl = true;
+          // Bytes sent before the answer cannot have been meant for it (CVE-2021-23214).
+          if (queue.hasPending()) {
             throw fatal(SqlState.protocolViolation, 'received unencrypted data after SSL request', {
               hint: 'This could be evidence of a man-in-the-middle attack.',
             });
           }
+          if (!this.settings.tls) {
+            this.client.write(Buffer.from('N'));
+            break;
+          }
+          queue.release();
           this.client.write(Buffer.from('S'));
           this.client = await this.startClientTls(this.client as net.Socket);
           queue = new MessageQueue(this.client, 'client', this.settings.maxMessageBytes, false);
@@ -450,6 +481,7 @@ export class ClientSession {
         return name && statement ? { protocol: 'execute', sql: statement.sql, statementName: name } : null;
       }
       case Msg.functionCall:
+        if (message.length < 9) throw fatal(SqlState.protocolViolation, 'invalid FunctionCall message');
         return { protocol: 'fastpath', functionOid: message.readInt32BE(5) };
       default:
         return null;
@@ -465,6 +497,7 @@ export class ClientSession {
           this.denials.readyForQuery();
           this.obligations.backend(type, message);
         } else {
+          if (type === Msg.errorResponse && isFatal(message)) this.upstreamSentFatal = true;
           if (type === Msg.errorResponse && this.denials.active) {
             const replaced = this.denials.substitute(message);
             if (replaced) {
@@ -513,8 +546,12 @@ export class ClientSession {
   }
 
   private upstreamLost(why: string): void {
-    if (this.phase === 'terminating' || this.phase === 'closed') return;
-    // The server's own FATAL (e.g. admin shutdown) has already been forwarded; this tells the rest.
+    if (this.phase === 'closed') return;
+    // After Terminate, or after the server's own FATAL (already forwarded), the client just gets EOF.
+    if (this.phase === 'terminating' || this.upstreamSentFatal) {
+      this.close(`upstream ${why}`);
+      return;
+    }
     this.failClient(
       fatal(SqlState.connectionFailure, `upstream connection ${why}`, {
         hint: 'The database server closed the session; reconnect.',

@@ -8,6 +8,7 @@ import {
   Msg,
   decodeErrorFields,
   decodeReadyForQuery,
+  startupMessage,
   type TransactionStatus,
 } from './protocol/messages';
 import { MessageQueue } from './protocol/message-queue';
@@ -113,8 +114,12 @@ function tlsOptions(target: UpstreamTarget, socket: net.Socket): tls.ConnectionO
     servername: net.isIP(target.host) ? undefined : target.host,
     rejectUnauthorized: verify,
     ca,
-    // verify-ca checks the chain only; verify-full also the host name (Node's default check).
-    checkServerIdentity: target.sslmode === 'verify-full' ? tls.checkServerIdentity : () => undefined,
+    // verify-ca checks the chain only; verify-full also that the certificate names the host we dialled
+    // (given explicitly: over an existing socket, Node would otherwise check against "localhost").
+    checkServerIdentity:
+      target.sslmode === 'verify-full'
+        ? (_host, cert) => tls.checkServerIdentity(target.host, cert)
+        : () => undefined,
   };
 }
 
@@ -195,13 +200,14 @@ export async function connectUpstream(
   const tcp = await connectTcp(target);
   const socket = await negotiateTls(target, tcp);
   const queue = new MessageQueue(socket, 'upstream', target.maxMessageBytes, true);
-  const params: Record<string, string> = {};
-  for (const [k, v] of clientParams) params[k] = v;
-  params.user = target.user;
-  params.database = target.database;
+  const params = new Map([
+    ['user', target.user],
+    ['database', target.database],
+  ]);
+  for (const [k, v] of clientParams) if (k !== 'user' && k !== 'database') params.set(k, v);
   const wait = (what: string) => queue.next(target.connectTimeoutMs, what);
   try {
-    socket.write(serialize.startup(params));
+    socket.write(startupMessage(params));
     let scram: ScramClientExchange | null = null;
     const startupMessages: Buffer[] = [];
     let key = { processId: 0, secretKey: 0 };
@@ -304,4 +310,49 @@ export async function cancelUpstream(
     socket.once('error', () => resolve());
     socket.end(serialize.cancel(processId, secretKey));
   });
+}
+
+/**
+ * Runs one query of the proxy's own on a fresh upstream session, before the client's traffic flows
+ * (catalog facts). Returns the rows as text; the session is left as it was found.
+ */
+export async function queryUpstream(
+  up: UpstreamSession,
+  sql: string,
+  target: UpstreamTarget,
+): Promise<string[][]> {
+  const queue = new MessageQueue(up.socket, 'upstream', target.maxMessageBytes, true);
+  const rows: string[][] = [];
+  let failure: PgError | null = null;
+  try {
+    up.socket.write(serialize.query(sql));
+    for (;;) {
+      const { type, message } = await queue.next(target.connectTimeoutMs, 'the catalog query');
+      if (type === Msg.dataRow) {
+        const row: string[] = [];
+        let offset = 7;
+        for (let i = message.readInt16BE(5); i > 0; i--) {
+          const len = message.readInt32BE(offset);
+          offset += 4;
+          row.push(len < 0 ? '' : message.toString('utf8', offset, offset + len));
+          offset += Math.max(len, 0);
+        }
+        rows.push(row);
+      } else if (type === Msg.errorResponse) {
+        const f = decodeErrorFields(message);
+        failure = new PgError(
+          f.C ?? SqlState.internalError,
+          `airlock could not read the upstream catalog: ${f.M}`,
+        );
+      } else if (type === Msg.readyForQuery) {
+        up.status = decodeReadyForQuery(message);
+        break;
+      }
+    }
+  } finally {
+    const rest = queue.release();
+    if (rest) up.leftover = up.leftover ? Buffer.concat([up.leftover, rest]) : rest;
+  }
+  if (failure) throw failure;
+  return rows;
 }

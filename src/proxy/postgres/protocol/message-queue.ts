@@ -45,6 +45,11 @@ export class MessageQueue {
     this.framer.setTyped();
   }
 
+  /** Whether bytes beyond the messages read so far have arrived. */
+  hasPending(): boolean {
+    return this.ready.length > 0 || this.framer.buffered > 0;
+  }
+
   next(timeoutMs: number, what: string): Promise<Framed> {
     const queued = this.ready.shift();
     if (queued) return Promise.resolve(queued);

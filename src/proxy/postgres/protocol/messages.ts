@@ -187,6 +187,21 @@ function typed(code: number, build: (w: Writer) => void): Buffer {
   return w.flush(code);
 }
 
+/**
+ * A StartupMessage with exactly these parameters, in order. (pg-protocol's serializer appends
+ * client_encoding=UTF8 after the caller's, overriding what the client asked for.)
+ */
+export function startupMessage(params: Map<string, string>): Buffer {
+  const w = new Writer();
+  w.addInt32(StartupCode.protocol3);
+  for (const [k, v] of params) w.addCString(k).addCString(v);
+  w.addCString('');
+  const body = w.flush();
+  const len = Buffer.alloc(4);
+  len.writeInt32BE(body.length + 4);
+  return Buffer.concat([len, body]);
+}
+
 export function authentication(code: number, data?: Buffer): Buffer {
   return typed(Msg.authentication, (w) => {
     w.addInt32(code);
@@ -231,6 +246,12 @@ export function errorResponse(err: PgError, notice = false): Buffer {
     ['D', err.options.detail],
     ['H', err.options.hint],
   ]);
+}
+
+/** Whether an ErrorResponse ends the session (severity FATAL or PANIC). */
+export function isFatal(message: Buffer): boolean {
+  const severity = decodeErrorFields(message).S;
+  return severity === 'FATAL' || severity === 'PANIC';
 }
 
 export function decodeReadyForQuery(message: Buffer): TransactionStatus {
