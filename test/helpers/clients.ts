@@ -51,7 +51,7 @@ export function runProgram(
   program: string,
   args: string[],
   env: NodeJS.ProcessEnv,
-  options: { input?: string | Buffer; cwd?: string; timeoutMs?: number } = {},
+  options: { input?: string | Buffer; cwd?: string; timeoutMs?: number; encoding?: BufferEncoding } = {},
 ): Promise<ProgramResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(path.join(cluster.binDir, program), args, {
@@ -73,8 +73,8 @@ export function runProgram(
       resolve({
         code,
         signal,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
+        stdout: Buffer.concat(out).toString(options.encoding ?? 'utf8'),
+        stderr: Buffer.concat(err).toString(options.encoding ?? 'utf8'),
       });
     });
     child.stdin.on('error', () => undefined);
@@ -92,14 +92,21 @@ export async function runOk(
 ): Promise<ProgramResult> {
   const r = await runProgram(cluster, program, args, env, options);
   if (r.code !== 0) {
-    throw new Error(`${program} ${args.join(' ')} exited with ${r.code ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+    throw new Error(
+      `${program} ${args.join(' ')} exited with ${r.code ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`,
+    );
   }
   return r;
 }
 
 /** Runs SQL directly on the cluster with psql (superuser, no proxy). */
 export function directSql(cluster: PostgresCluster, database: string, sql: string): Promise<ProgramResult> {
-  return runOk(cluster, 'psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql], directEnv(cluster, database));
+  return runOk(
+    cluster,
+    'psql',
+    ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql],
+    directEnv(cluster, database),
+  );
 }
 
 export async function createDatabase(cluster: PostgresCluster, name: string): Promise<void> {
@@ -130,7 +137,10 @@ export async function directClient(
 }
 
 /** An unconnected node-postgres client for the proxy, so listeners can be attached before connect(). */
-export function proxiedClientConfig(p: ProxyUnderTest, extra: Partial<pg.ClientConfig> = {}): pg.ClientConfig {
+export function proxiedClientConfig(
+  p: ProxyUnderTest,
+  extra: Partial<pg.ClientConfig> = {},
+): pg.ClientConfig {
   return {
     host: p.endpoint.host,
     port: p.endpoint.port,
@@ -146,7 +156,14 @@ export function directClientConfig(
   database: string,
   extra: Partial<pg.ClientConfig> = {},
 ): pg.ClientConfig {
-  return { host: cluster.host, port: cluster.port, user: cluster.user, password: cluster.password, database, ...extra };
+  return {
+    host: cluster.host,
+    port: cluster.port,
+    user: cluster.user,
+    password: cluster.password,
+    database,
+    ...extra,
+  };
 }
 
 /** Resolves when `cond()` is true; rejects after `timeoutMs`. */
@@ -157,4 +174,25 @@ export async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, w
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Asserts two (possibly large) texts are equal, reporting the first differing line with some context
+ * instead of a multi-megabyte diff.
+ */
+export function assertSameText(actual: string, expected: string, label: string): void {
+  if (actual === expected) return;
+  const a = actual.split('\n');
+  const e = expected.split('\n');
+  let i = 0;
+  while (i < a.length && i < e.length && a[i] === e[i]) i++;
+  const show = (lines: string[]) =>
+    lines
+      .slice(Math.max(0, i - 3), i + 4)
+      .map((l, k) => `${Math.max(0, i - 3) + k + 1}: ${l.length > 300 ? l.slice(0, 300) + '…' : l}`)
+      .join('\n');
+  throw new Error(
+    `${label}: texts differ at line ${i + 1} (actual ${a.length} lines, expected ${e.length} lines)\n` +
+      `--- expected\n${show(e)}\n--- actual\n${show(a)}`,
+  );
 }

@@ -16,6 +16,7 @@ export async function mochaGlobalTeardown(): Promise<void> {
 }
 
 export function sharedCluster(): PostgresCluster {
-  if (!cluster) throw new Error('the shared PostgreSQL cluster is not running (mocha global setup did not run)');
+  if (!cluster)
+    throw new Error('the shared PostgreSQL cluster is not running (mocha global setup did not run)');
   return cluster;
 }

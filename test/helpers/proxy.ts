@@ -50,7 +50,10 @@ export async function proxyFor(
       },
     ],
   };
-  const proxy = await startProxy(config, options.log ?? silentLogger, { gate: options.gate, approvals: options.approvals });
+  const proxy = await startProxy(config, options.log ?? silentLogger, {
+    gate: options.gate,
+    approvals: options.approvals,
+  });
   const endpoint = proxy.endpoints[0];
   const env = {
     PGHOST: endpoint.host,

@@ -55,7 +55,7 @@ connections:
 
   it('reports unknown and missing keys', () => {
     const msg = problems(write('unknown.json', JSON.stringify({ connections: [], polcy: 'allow-all' })));
-    assert.match(msg, /unknown key "polcy"/);
+    assert.match(msg, /\(top level\) \(line 1\): unknown key "polcy"/);
     assert.match(msg, /missing required key "policy"/);
     assert.match(msg, /connections.*must NOT have fewer than 1 items/);
   });
@@ -81,6 +81,58 @@ connections:
     );
   });
 
+  it('points an unknown key at its own line, and post-schema checks at theirs', () => {
+    const msg = problems(
+      write(
+        'lines.yaml',
+        'policy: read-only\nconnections:\n  - name: a\n    kind: postgres\n    upstream: postgres://u@h/db\n    passwordEnv: X\n    passwordFile: f\nlogLevl: debug\n',
+      ),
+    );
+    assert.match(msg, /\(top level\) \(line 8\): unknown key "logLevl"/);
+    const dup = problems(
+      write(
+        'dup.yaml',
+        'policy: read-only\nconnections:\n  - name: a\n    kind: postgres\n    upstream: postgres://u@h/db\n    passwordEnv: X\n    passwordFile: f\n',
+      ),
+    );
+    assert.match(dup, /connections\.0 \(line 3\): give passwordEnv or passwordFile, not both/);
+  });
+
+  it('never echoes a password from a URL it cannot parse', () => {
+    const msg = problems(
+      write(
+        'badurl.yaml',
+        'policy: read-only\nconnections: [{name: a, kind: postgres, upstream: "postgres://app:hunter2@h:99999999/db"}]\n',
+      ),
+    );
+    assert.match(
+      msg,
+      /connections\.0\.upstream \(line 2\): "postgres:\/\/app:\*\*\*@h:99999999\/db" is not a valid URL/,
+    );
+    assert.doesNotMatch(msg, /hunter2/);
+  });
+
+  it('requires allowUnsignedPolicy for an unsigned policy file and policyKeys for a bundle', () => {
+    assert.match(
+      problems(
+        write(
+          'unsigned.yaml',
+          'policy: p.yaml\nconnections: [{name: a, kind: postgres, upstream: "postgres://u@h/db"}]\n',
+        ),
+      ),
+      /policy \(line 1\): .*unsigned policy file; set allowUnsignedPolicy: true/,
+    );
+    assert.match(
+      problems(
+        write(
+          'bundle.yaml',
+          'policy: p.jws\nconnections: [{name: a, kind: postgres, upstream: "postgres://u@h/db"}]\n',
+        ),
+      ),
+      /policy \(line 1\): a signed bundle needs policyKeys/,
+    );
+  });
+
   it('reports YAML syntax errors with a line', () => {
     assert.match(
       problems(write('syntax.yaml', 'policy: allow-all\nconnections:\n  - name: [\n')),
@@ -101,7 +153,7 @@ connections:
 
 describe('upstream URL', () => {
   it("applies libpq's defaults", () => {
-    assert.deepEqual(parseUpstreamUrl('postgres://alice@db', 'x'), {
+    assert.deepEqual(parseUpstreamUrl('postgres://alice@db'), {
       host: 'db',
       port: 5432,
       user: 'alice',
@@ -112,10 +164,7 @@ describe('upstream URL', () => {
   });
 
   it('rejects unknown sslmodes and parameters', () => {
-    assert.throws(() => parseUpstreamUrl('postgres://a@h/d?sslmode=allow', 'x'), /sslmode must be one of/);
-    assert.throws(
-      () => parseUpstreamUrl('postgres://a@h/d?application_name=z', 'x'),
-      /unsupported URL parameter/,
-    );
+    assert.throws(() => parseUpstreamUrl('postgres://a@h/d?sslmode=allow'), /sslmode must be one of/);
+    assert.throws(() => parseUpstreamUrl('postgres://a@h/d?application_name=z'), /unsupported URL parameter/);
   });
 });

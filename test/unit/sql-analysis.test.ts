@@ -32,6 +32,8 @@ describe('statement analysis (libpg-query parse tree)', () => {
       ['explain analyze delete from t', 'write', 'EXPLAIN ANALYZE DELETE'],
       ['explain (analyze false) delete from t', 'read', 'EXPLAIN DELETE'],
       ['explain (analyze on, buffers) select 1', 'read', 'EXPLAIN ANALYZE SELECT'],
+      ['explain (analyze off, analyze on) delete from t', 'write', 'EXPLAIN ANALYZE DELETE'],
+      ['explain (analyze on, analyze off) delete from t', 'read', 'EXPLAIN DELETE'],
       ['show work_mem', 'read', 'SHOW'],
       ['set work_mem = 1000', 'session', 'SET'],
       ['reset all', 'session', 'RESET'],
@@ -72,11 +74,21 @@ describe('statement analysis (libpg-query parse tree)', () => {
     assert.ok(one('set session authorization postgres').flags.includes('security-setting'));
     assert.ok(one("select set_config('role', 'x', false)").flags.includes('security-setting'));
     assert.deepEqual(one('reset role').flags, []);
+    // pg_catalog after another schema would let a user function shadow a built-in.
+    assert.deepEqual(one('set search_path = public, app').flags, []);
+    assert.deepEqual(one('set search_path = pg_catalog, public').flags, []);
+    assert.ok(one('set search_path = public, pg_catalog').flags.includes('security-setting'));
+    assert.ok(
+      one("select set_config('search_path', 'public, pg_catalog', false)").flags.includes('security-setting'),
+    );
+    assert.deepEqual(one("select set_config('search_path', '', false)").flags, []);
   });
 
-  it('treats set_config of an ordinary setting as a SET, and refuses a computed setting name', () => {
+  it('treats set_config of an ordinary setting as a SET, and of a computed setting name as a config change', () => {
     assert.deepEqual(fns(one("select set_config('search_path', '', false)")), ['set_config:safe']);
-    assert.match(one("select set_config(current_user, 'x', false)").problems.join(), /not a constant/);
+    const computed = one("select set_config(name, 'x', false) from pg_settings where name = 'work_mem'");
+    assert.deepEqual(fns(computed), ['set_config:dangerous']);
+    assert.deepEqual(computed.problems, []);
   });
 
   it('finds relations with their access through CTEs, subqueries, joins and set operations', () => {
@@ -96,6 +108,11 @@ describe('statement analysis (libpg-query parse tree)', () => {
     assert.equal(cte.kind, 'write');
     assert.ok(cte.flags.includes('writable-cte'));
     assert.deepEqual(rels(cte), ['t:write']);
+  });
+
+  it('never takes the target of a write for a CTE of the same name', () => {
+    assert.deepEqual(rels(one('with t as (select 1) delete from t')), ['t:write']);
+    assert.deepEqual(rels(one('with t as (select 1) insert into t select * from t')), ['t:write']);
   });
 
   it('scopes CTE names: a later CTE name does not hide a real table an earlier CTE reads', () => {
