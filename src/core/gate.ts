@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ApprovalBroker } from './approvals/broker';
 import type { Logger } from './log';
-import { durationMs, type Obligations } from './policy/document';
+import { durationMs, type Obligations, type PolicyDocument } from './policy/document';
 import { evaluateAnalysis, type Actor, type PolicyDecision } from './policy/evaluate';
 import { allowsWrites } from './policy/presets';
 import type { PolicySource } from './policy/source';
@@ -56,6 +56,12 @@ export class PolicyGate implements Gate {
   /** SQL-level PREPAREd statements per session, so EXECUTE is decided by what it runs. */
   private readonly prepared = new Map<string, Map<string, StatementFacts>>();
   private readonly catalogs = new Map<string, CatalogFacts>();
+  /** The last decision taken for each (cached, shared) analysis, with what it depended on. */
+  private readonly decisions = new WeakMap<
+    SqlAnalysis,
+    { policy: PolicyDocument; catalog: CatalogFacts | undefined; contextKey: string; decision: Decision }
+  >();
+  private readonly contextKeys = new WeakMap<GateContext, string>();
 
   constructor(
     private readonly source: PolicySource,
@@ -74,14 +80,42 @@ export class PolicyGate implements Gate {
         hint: 'Airlock fails closed without a valid policy; restore the control plane or the policy bundle.',
       };
     }
-    let analysis = this.resolvePrepared(context.sessionId, this.analyze(request));
+    const analyzed = this.analyze(request);
     const catalog = this.catalogs.get(context.connection);
+    const contextKey = this.contextKey(context);
+    // The hot path: the same statement shape, policy, catalog facts and actor as last time.
+    const hit = this.decisions.get(analyzed);
+    if (
+      hit &&
+      hit.policy === state.active.policy &&
+      hit.catalog === catalog &&
+      hit.contextKey === contextKey
+    ) {
+      return hit.decision;
+    }
+    let analysis = this.resolvePrepared(context.sessionId, analyzed);
     if (catalog) analysis = applyCatalog(analysis, catalog);
-    const decision = evaluateAnalysis(state.active.policy, analysis, context);
-    if (decision.effect === 'review') return this.review(context, request, analysis, decision);
-    if (decision.effect === 'allow' && analysis.ok)
+    const evaluated = evaluateAnalysis(state.active.policy, analysis, context);
+    if (evaluated.effect === 'review') return this.review(context, request, analysis, evaluated);
+    if (evaluated.effect === 'allow' && analysis.ok)
       this.rememberPrepared(context.sessionId, analysis.statements);
-    return toDecision(decision);
+    const decision = toDecision(evaluated);
+    // PREPARE/EXECUTE/DEALLOCATE depend on the session's prepared statements: decided afresh each time.
+    if (!analyzed.ok || !analyzed.statements.some((s) => s.details.prepared !== undefined)) {
+      this.decisions.set(analyzed, { policy: state.active.policy, catalog, contextKey, decision });
+    }
+    return decision;
+  }
+
+  /** Everything about the asker that a rule can match on, as one string (computed once per session). */
+  private contextKey(context: GateContext): string {
+    let key = this.contextKeys.get(context);
+    if (key === undefined) {
+      const a = context.actor;
+      key = JSON.stringify([context.connection, a.user, a.groups, a.agent ?? null]);
+      this.contextKeys.set(context, key);
+    }
+    return key;
   }
 
   readOnlyUpstream(connection: string): boolean {

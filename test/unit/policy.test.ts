@@ -196,15 +196,14 @@ describe('analysis cache', () => {
     assert.equal(b.statements[0].kind, 'write');
   });
 
-  it('evicts the least recently used entry', () => {
-    const cache = new AnalysisCache(2);
-    cache.analyze('select a');
-    cache.analyze('select b');
-    cache.analyze('select a');
-    cache.analyze('select c'); // evicts b
+  it('evicts the least recently used entry (an old entry that is hit moves to the young end)', () => {
+    const cache = new AnalysisCache(4);
+    for (const t of ['a', 'b', 'c', 'd']) cache.analyze(`select ${t}`);
+    cache.analyze('select a'); // hit: old enough to be moved to the young end
+    cache.analyze('select e'); // evicts b, now the least recently used
     cache.analyze('select a');
     assert.equal(cache.hits, 2);
     cache.analyze('select b');
-    assert.equal(cache.misses, 4);
+    assert.equal(cache.misses, 6);
   });
 });

@@ -11,9 +11,11 @@ import type { SqlAnalysis } from './facts';
  */
 export function analysisCacheKey(text: string): string {
   let out = '';
-  let runStart = -1;
-  for (let i = 0; i <= text.length; i++) {
-    const c = i < text.length ? text.charCodeAt(i) : 0x20;
+  let copied = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    // ' " \ non-ASCII, control characters: keep the exact text.
     if (
       c === 0x27 ||
       c === 0x22 ||
@@ -21,26 +23,30 @@ export function analysisCacheKey(text: string): string {
       c > 0x7e ||
       (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d)
     ) {
-      return text; // ' " \ non-ASCII control
+      return text;
     }
-    if (c === 0x24 && !(i + 1 < text.length && isDigit(text.charCodeAt(i + 1)))) return text; // $ not a $n param
+    if (c === 0x24) {
+      // $ that does not start a $n parameter (dollar quoting)
+      if (!(i + 1 < n && isDigit(text.charCodeAt(i + 1)))) return text;
+      i++;
+      while (i + 1 < n && isDigit(text.charCodeAt(i + 1))) i++;
+      continue;
+    }
     if ((c === 0x2d && text.charCodeAt(i + 1) === 0x2d) || (c === 0x2f && text.charCodeAt(i + 1) === 0x2a)) {
       return text; // -- and /* comments
     }
-    if (isDigit(c)) {
-      if (runStart < 0) runStart = i;
-      continue;
+    if (!isDigit(c)) continue;
+    const start = i;
+    while (i + 1 < n && isDigit(text.charCodeAt(i + 1))) i++;
+    // Only a standalone number: not part of an identifier or a 1e5-style exponent.
+    const before = start > 0 ? text.charCodeAt(start - 1) : 0x20;
+    const after = i + 1 < n ? text.charCodeAt(i + 1) : 0x20;
+    if (!isWordChar(before) && !isWordChar(after)) {
+      out += text.slice(copied, start) + '0'.repeat(i + 1 - start);
+      copied = i + 1;
     }
-    if (runStart >= 0) {
-      const before = runStart > 0 ? text.charCodeAt(runStart - 1) : 0x20;
-      // Only a standalone number: not part of an identifier, a $n parameter, or 1e5-style exponent.
-      const standalone = !isWordChar(before) && before !== 0x24 && !isWordChar(c);
-      out += standalone ? '0'.repeat(i - runStart) : text.slice(runStart, i);
-      runStart = -1;
-    }
-    if (i < text.length) out += text[i];
   }
-  return out;
+  return copied === 0 ? text : out + text.slice(copied);
 }
 
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
@@ -52,7 +58,9 @@ const isWordChar = (c: number) =>
  * for a key, so callers that show or record text take it from the request, not from cached facts.
  */
 export class AnalysisCache {
-  private readonly entries = new Map<string, SqlAnalysis>();
+  /** Entries with the insertion sequence number that orders their eviction. */
+  private readonly entries = new Map<string, { analysis: SqlAnalysis; seq: number }>();
+  private seq = 0;
   hits = 0;
   misses = 0;
 
@@ -61,8 +69,7 @@ export class AnalysisCache {
   analyze(text: string): SqlAnalysis {
     // Two key spaces: a normalised key must never find an entry stored under some other exact text.
     const normalized = 'n:' + analysisCacheKey(text);
-    const exact = 'x:' + text;
-    const cached = this.lookup(normalized) ?? this.lookup(exact);
+    const cached = this.lookup(normalized) ?? this.lookup('x:' + text);
     if (cached) {
       this.hits++;
       return cached;
@@ -70,20 +77,27 @@ export class AnalysisCache {
     this.misses++;
     const analysis = analyzeSql(text);
     // Facts that a number decided are keyed by the exact text (EXPLAIN (ANALYZE 0) ≠ (ANALYZE 1)).
-    this.entries.set(analysis.ok && analysis.numbersMatter ? exact : normalized, analysis);
+    this.entries.set(analysis.ok && analysis.numbersMatter ? 'x:' + text : normalized, {
+      analysis,
+      seq: ++this.seq,
+    });
     if (this.entries.size > this.capacity) {
       this.entries.delete(this.entries.keys().next().value as string);
     }
     return analysis;
   }
 
+  /**
+   * Least recently used, approximately: an entry is moved to the young end only once it has aged past
+   * half the capacity, so a hit usually costs one Map lookup and nothing else.
+   */
   private lookup(key: string): SqlAnalysis | undefined {
     const hit = this.entries.get(key);
-    if (hit) {
-      // Refresh recency: Map iteration order is insertion order.
+    if (hit && this.seq - hit.seq > this.capacity / 2) {
       this.entries.delete(key);
+      hit.seq = ++this.seq;
       this.entries.set(key, hit);
     }
-    return hit;
+    return hit?.analysis;
   }
 }
