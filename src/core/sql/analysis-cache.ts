@@ -58,8 +58,12 @@ const isWordChar = (c: number) =>
  * for a key, so callers that show or record text take it from the request, not from cached facts.
  */
 export class AnalysisCache {
-  /** Entries with the insertion sequence number that orders their eviction. */
-  private readonly entries = new Map<string, { analysis: SqlAnalysis; seq: number }>();
+  /**
+   * Two key spaces, so that a normalised key never finds an entry stored under some other exact text.
+   * Entries carry the sequence number that orders their eviction.
+   */
+  private readonly normalized = new Map<string, { analysis: SqlAnalysis; seq: number }>();
+  private readonly exact = new Map<string, { analysis: SqlAnalysis; seq: number }>();
   private seq = 0;
   hits = 0;
   misses = 0;
@@ -67,9 +71,8 @@ export class AnalysisCache {
   constructor(private readonly capacity = 5000) {}
 
   analyze(text: string): SqlAnalysis {
-    // Two key spaces: a normalised key must never find an entry stored under some other exact text.
-    const normalized = 'n:' + analysisCacheKey(text);
-    const cached = this.lookup(normalized) ?? this.lookup('x:' + text);
+    const key = analysisCacheKey(text);
+    const cached = this.lookup(this.normalized, key) ?? this.lookup(this.exact, text);
     if (cached) {
       this.hits++;
       return cached;
@@ -77,26 +80,34 @@ export class AnalysisCache {
     this.misses++;
     const analysis = analyzeSql(text);
     // Facts that a number decided are keyed by the exact text (EXPLAIN (ANALYZE 0) ≠ (ANALYZE 1)).
-    this.entries.set(analysis.ok && analysis.numbersMatter ? 'x:' + text : normalized, {
-      analysis,
-      seq: ++this.seq,
-    });
-    if (this.entries.size > this.capacity) {
-      this.entries.delete(this.entries.keys().next().value as string);
-    }
+    const [map, k] = analysis.ok && analysis.numbersMatter ? [this.exact, text] : [this.normalized, key];
+    map.set(k, { analysis, seq: ++this.seq });
+    this.evict();
     return analysis;
+  }
+
+  /** Drops the oldest entry of either space once both together exceed the capacity. */
+  private evict(): void {
+    if (this.normalized.size + this.exact.size <= this.capacity) return;
+    const n = this.normalized.entries().next().value;
+    const x = this.exact.entries().next().value;
+    if (n && (!x || n[1].seq < x[1].seq)) this.normalized.delete(n[0]);
+    else if (x) this.exact.delete(x[0]);
   }
 
   /**
    * Least recently used, approximately: an entry is moved to the young end only once it has aged past
    * half the capacity, so a hit usually costs one Map lookup and nothing else.
    */
-  private lookup(key: string): SqlAnalysis | undefined {
-    const hit = this.entries.get(key);
+  private lookup(
+    map: Map<string, { analysis: SqlAnalysis; seq: number }>,
+    key: string,
+  ): SqlAnalysis | undefined {
+    const hit = map.get(key);
     if (hit && this.seq - hit.seq > this.capacity / 2) {
-      this.entries.delete(key);
+      map.delete(key);
       hit.seq = ++this.seq;
-      this.entries.set(key, hit);
+      map.set(key, hit);
     }
     return hit?.analysis;
   }

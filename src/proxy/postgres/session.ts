@@ -100,6 +100,8 @@ export class ClientSession {
   /** Portals → the statement they were bound from. */
   private readonly portals = new Map<string, string>();
   private readonly clientFramer: MessageFramer;
+  /** Backend messages of the chunk being relayed, written to the client once per chunk. */
+  private readonly toClient = new OutputBatch();
   private readonly upstreamFramer: MessageFramer;
   /** Frontend messages framed but not yet handled because a decision is pending. */
   private inbox: Buffer[] = [];
@@ -331,13 +333,17 @@ export class ClientSession {
 
   private fromClient(chunk: Buffer): void {
     try {
-      this.clientFramer.push(chunk, (_type, message) => this.inbox.push(message));
+      this.clientFramer.push(chunk, this.onFrontendMessage);
     } catch (err) {
       this.failClient(err);
       return;
     }
     this.pump();
   }
+
+  private readonly onFrontendMessage = (_type: number, message: Buffer): void => {
+    this.inbox.push(message);
+  };
 
   /** Handles queued frontend messages in order; stops (and pauses the client) while a decision is pending. */
   private pump(): void {
@@ -489,40 +495,43 @@ export class ClientSession {
   }
 
   private fromUpstream(chunk: Buffer): void {
-    const out = new OutputBatch();
     try {
-      this.upstreamFramer.push(chunk, (type, message) => {
-        if (type === Msg.readyForQuery) {
-          this.status = String.fromCharCode(message[5]) as TransactionStatus;
-          this.denials.readyForQuery();
-          this.obligations.backend(type, message);
-        } else {
-          if (type === Msg.errorResponse && isFatal(message)) this.upstreamSentFatal = true;
-          if (type === Msg.errorResponse && this.denials.active) {
-            const replaced = this.denials.substitute(message);
-            if (replaced) {
-              out.add(replaced);
-              return;
-            }
-          }
-          if (this.obligations.active) {
-            const verdict = this.obligations.backend(type, message);
-            if (verdict === 'drop') return;
-            if (verdict !== 'pass') {
-              for (const b of verdict) out.add(b);
-              return;
-            }
-          }
-        }
-        out.add(message);
-      });
+      this.upstreamFramer.push(chunk, this.onBackendMessage);
     } catch (err) {
-      out.flushTo(this.client);
+      this.toClient.flushTo(this.client);
       this.failClient(err);
       return;
     }
-    if (!out.flushTo(this.client)) this.waitForDrain(this.client, this.upstream as net.Socket);
+    if (!this.toClient.flushTo(this.client)) this.waitForDrain(this.client, this.upstream as net.Socket);
   }
+
+  /** One backend message on its way to the client (bound once: this runs for every message). */
+  private readonly onBackendMessage = (type: number, message: Buffer): void => {
+    const out = this.toClient;
+    if (type === Msg.readyForQuery) {
+      this.status = String.fromCharCode(message[5]) as TransactionStatus;
+      this.denials.readyForQuery();
+      this.obligations.backend(type, message);
+    } else {
+      if (type === Msg.errorResponse && isFatal(message)) this.upstreamSentFatal = true;
+      if (type === Msg.errorResponse && this.denials.active) {
+        const replaced = this.denials.substitute(message);
+        if (replaced) {
+          out.add(replaced);
+          return;
+        }
+      }
+      if (this.obligations.active) {
+        const verdict = this.obligations.backend(type, message);
+        if (verdict === 'drop') return;
+        if (verdict !== 'pass') {
+          for (const b of verdict) out.add(b);
+          return;
+        }
+      }
+    }
+    out.add(message);
+  };
 
   /** Backpressure: stop reading the source until the destination has drained. */
   private waitForDrain(dest: Duplex, source: Duplex): void {
