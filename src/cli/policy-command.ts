@@ -99,7 +99,7 @@ async function explain(sql: string, o: PolicyOptions): Promise<number> {
         lines.push(`  relations  ${f.relations.map((r) => `${qualifiedName(r)} (${r.access})`).join(', ')}`);
       if (f.columns.length)
         lines.push(
-          `  columns    ${f.columns.map((c) => (c.relation ? `${c.relation}.${c.column}` : c.column)).join(', ')}`,
+          `  columns    ${f.columns.map((c) => `${c.relation ?? c.relations.join('|')}.${c.column} [${c.usage}]`).join(', ')}`,
         );
       if (f.functions.length) {
         lines.push(

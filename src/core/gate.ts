@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ApprovalBroker } from './approvals/broker';
 import type { Logger } from './log';
-import { durationMs, type Obligations, type PolicyDocument } from './policy/document';
+import { durationMs, type MaskingPolicy, type Obligations, type PolicyDocument } from './policy/document';
+import { MaskIndex } from './masking/mask-index';
+import { describeFinding, lineageFindings } from './masking/lineage';
 import { evaluateAnalysis, type Actor, type PolicyDecision } from './policy/evaluate';
 import { allowsWrites } from './policy/presets';
 import type { PolicySource } from './policy/source';
@@ -62,6 +64,10 @@ export class PolicyGate implements Gate {
     { policy: PolicyDocument; catalog: CatalogFacts | undefined; contextKey: string; decision: Decision }
   >();
   private readonly contextKeys = new WeakMap<GateContext, string>();
+  private readonly maskIndexes = new Map<
+    string,
+    { policy: PolicyDocument; catalog: CatalogFacts | undefined; index: MaskIndex }
+  >();
 
   constructor(
     private readonly source: PolicySource,
@@ -95,7 +101,12 @@ export class PolicyGate implements Gate {
     }
     let analysis = this.resolvePrepared(context.sessionId, analyzed);
     if (catalog) analysis = applyCatalog(analysis, catalog);
-    const evaluated = evaluateAnalysis(state.active.policy, analysis, context);
+    const evaluated = this.withMaskingLineage(
+      evaluateAnalysis(state.active.policy, analysis, context),
+      analysis,
+      state.active.policy,
+      context.connection,
+    );
     if (evaluated.effect === 'review') return this.review(context, request, analysis, evaluated);
     if (evaluated.effect === 'allow' && analysis.ok)
       this.rememberPrepared(context.sessionId, analysis.statements);
@@ -105,6 +116,52 @@ export class PolicyGate implements Gate {
       this.decisions.set(analyzed, { policy: state.active.policy, catalog, contextKey, decision });
     }
     return decision;
+  }
+
+  /**
+   * Masked columns may only be read plainly (the wire masks them); a statement that computes, filters
+   * or writes with one gets the lineage action: denied, or sent to review.
+   */
+  private withMaskingLineage(
+    decision: PolicyDecision,
+    analysis: SqlAnalysis,
+    policy: PolicyDocument,
+    connection: string,
+  ): PolicyDecision {
+    if (decision.effect === 'deny' || !policy.masking || !analysis.ok) return decision;
+    const index = this.maskIndex(connection, policy);
+    const findings = analysis.statements.flatMap((s) =>
+      lineageFindings(s, index, policy.masking as MaskingPolicy),
+    );
+    if (findings.length === 0) return decision;
+    const denied = findings.find((f) => f.action === 'deny');
+    if (denied) {
+      return {
+        effect: 'deny',
+        rule: 'masking',
+        reason: describeFinding(denied),
+        hint: 'Select the column itself (it arrives masked), or leave it out; or ask for review if the policy offers it.',
+        statements: decision.statements,
+      };
+    }
+    if (decision.effect === 'review') return decision;
+    return {
+      effect: 'review',
+      rule: 'masking',
+      review: { approvers: ['self'] },
+      obligations: decision.obligations,
+      statements: decision.statements,
+    };
+  }
+
+  /** The masked columns of a connection under a policy, resolved against the catalog (cached). */
+  maskIndex(connection: string, policy: PolicyDocument): MaskIndex {
+    const catalog = this.catalogs.get(connection);
+    const cached = this.maskIndexes.get(connection);
+    if (cached && cached.policy === policy && cached.catalog === catalog) return cached.index;
+    const index = new MaskIndex(policy.masking ?? {}, catalog);
+    this.maskIndexes.set(connection, { policy, catalog, index });
+    return index;
   }
 
   /** Everything about the asker that a rule can match on, as one string (computed once per session). */

@@ -11,6 +11,33 @@ export interface PolicyDocument {
   name?: string;
   description?: string;
   rules: PolicyRule[];
+  masking?: MaskingPolicy;
+}
+
+export type MaskStyleName = 'redact' | 'partial' | 'hash' | 'null';
+export type LineageAction = 'deny' | 'review';
+
+/**
+ * What is masked in everything the server sends back: columns (by name glob or tag), and content found
+ * by detectors in any text value. A masked column that flows into an expression, a predicate or a
+ * write gets the lineage action, since the wire cannot mask what the server computed from it.
+ */
+export interface MaskingPolicy {
+  /** Key for `hash` masks (any string; joins on hashed values line up under the same key). */
+  hashKey?: string;
+  /** Named column sets: tag → `schema.table.column` globs. */
+  tags?: Record<string, string[]>;
+  columns?: Array<{ columns?: string[]; tags?: string[]; mask: MaskStyleName }>;
+  content?: {
+    /** Built-in detectors to run on every text value, or `all`. */
+    detectors: string[] | 'all';
+    /** Default mask for content findings. */
+    mask?: MaskStyleName;
+    custom?: Array<{ name: string; pattern?: string; words?: string[]; mask?: MaskStyleName }>;
+    /** Connections whose results are scanned (globs; default all). */
+    connections?: string[];
+  };
+  lineage?: { expression?: LineageAction; predicate?: LineageAction; write?: LineageAction };
 }
 
 export type Effect = 'allow' | 'deny' | 'review';
@@ -84,6 +111,99 @@ export const policySchema = {
     version: { const: 1 },
     name: { type: 'string' },
     description: { type: 'string' },
+    masking: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'What is masked in results, errors, notices and COPY data.',
+      properties: {
+        hashKey: {
+          type: 'string',
+          minLength: 16,
+          description: 'Key for hash masks (at least 16 characters).',
+        },
+        tags: {
+          type: 'object',
+          additionalProperties: {
+            type: 'array',
+            items: { type: 'string', pattern: '^[^.]+\\.[^.]+\\.[^.]+$' },
+          },
+          description: 'Named column sets: tag → schema.table.column globs.',
+        },
+        columns: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['mask'],
+            properties: {
+              columns: {
+                type: 'array',
+                minItems: 1,
+                items: { type: 'string', pattern: '^[^.]+\\.[^.]+\\.[^.]+$' },
+              },
+              tags: { type: 'array', minItems: 1, items: { type: 'string' } },
+              mask: { enum: ['redact', 'partial', 'hash', 'null'] },
+            },
+          },
+        },
+        content: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['detectors'],
+          properties: {
+            detectors: {
+              oneOf: [
+                { const: 'all' },
+                {
+                  type: 'array',
+                  items: {
+                    enum: [
+                      'card',
+                      'email',
+                      'phone',
+                      'ssn',
+                      'iban',
+                      'ipv4',
+                      'ipv6',
+                      'jwt',
+                      'aws-key',
+                      'github-token',
+                      'slack-token',
+                      'private-key',
+                    ],
+                  },
+                },
+              ],
+            },
+            mask: { enum: ['redact', 'partial', 'hash', 'null'] },
+            connections: globs,
+            custom: {
+              type: 'array',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['name'],
+                properties: {
+                  name: { type: 'string', minLength: 1 },
+                  pattern: { type: 'string', minLength: 1 },
+                  words: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+                  mask: { enum: ['redact', 'partial', 'hash', 'null'] },
+                },
+              },
+            },
+          },
+        },
+        lineage: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            expression: { enum: ['deny', 'review'] },
+            predicate: { enum: ['deny', 'review'] },
+            write: { enum: ['deny', 'review'] },
+          },
+        },
+      },
+    },
     rules: {
       type: 'array',
       description:
@@ -157,6 +277,20 @@ export function parsePolicy(text: string, file: string): PolicyDocument {
     if (r.effect === 'review' && !r.review) doc.fail(['rules', i], 'effect review needs review.approvers');
     if (r.effect !== 'review' && r.review)
       doc.fail(['rules', i, 'review'], 'only rules with effect review take review settings');
+  }
+  const masking = doc.value.masking;
+  for (const [i, c] of (masking?.columns ?? []).entries()) {
+    if (!c.columns && !c.tags) doc.fail(['masking', 'columns', i], 'name columns or tags to mask');
+    for (const t of c.tags ?? []) {
+      if (!masking?.tags?.[t])
+        doc.fail(['masking', 'columns', i, 'tags'], `unknown tag "${t}" (define it under masking.tags)`);
+    }
+    if (c.mask === 'hash' && !masking?.hashKey)
+      doc.fail(['masking', 'columns', i, 'mask'], 'hash masks need masking.hashKey');
+  }
+  for (const [i, d] of (masking?.content?.custom ?? []).entries()) {
+    if (!d.pattern === !d.words)
+      doc.fail(['masking', 'content', 'custom', i], 'give a pattern or words, not both');
   }
   return doc.value;
 }

@@ -1,6 +1,7 @@
 import { classifyFunction } from './function-catalog';
 import { parseStatements, type ParseNode } from './parser';
 import type {
+  ColumnUsage,
   ColumnUse,
   FunctionUse,
   RelationAccess,
@@ -126,10 +127,13 @@ function constText(node: unknown, w: StatementWalker): string | undefined {
 const TRUTHY = new Set(['true', 'on', '1', 'yes']);
 const FALSY = new Set(['false', 'off', '0', 'no']);
 
-/** A scope of a query: CTE names visible in it and the relations its FROM clause names, by alias. */
+/**
+ * A scope of a query: the CTEs visible in it and what its FROM clause names, by alias — each mapped to
+ * the base relations it reads (a table itself; for a subquery or CTE, every relation read inside it).
+ */
 interface Scope {
-  ctes: Set<string>;
-  from: Map<string, string>;
+  ctes: Map<string, string[]>;
+  from: Map<string, { relations: string[]; table: boolean }>;
 }
 
 class StatementWalker {
@@ -137,6 +141,12 @@ class StatementWalker {
   readonly functions: FunctionUse[] = [];
   readonly columns: ColumnUse[] = [];
   readonly operators: string[] = [];
+  /** How a column reference met now is used (see ColumnUsage). */
+  private usage: ColumnUsage = 'expression';
+  /** Inside a set operation or a recursive CTE, a plain output column is derived: the server loses its origin. */
+  private derivedOutput = false;
+  /** Open collections of base relations read, one per subquery or CTE being walked. */
+  private readonly collectors: Array<Set<string>> = [];
   readonly flags = new Set<StatementFlag>();
   readonly problems: string[] = [];
   /** A data-modifying statement (INSERT/UPDATE/DELETE/MERGE) appears anywhere: top level, WITH, COPY (…). */
@@ -185,6 +195,18 @@ class StatementWalker {
         return this.walkFields(body, ['name']);
       case 'ColumnRef':
         return this.columnRef(body);
+      case 'JoinExpr':
+        this.walk(body.larg, 'larg');
+        this.walk(body.rarg, 'rarg');
+        return this.withUsage('predicate', () => this.walk(body.quals, 'quals'));
+      case 'RangeSubselect':
+      case 'RangeFunction': {
+        const read = this.collect(() => this.walkFields(body, ['alias']));
+        const alias = isObj(body.alias) ? (body.alias.aliasname as string) : undefined;
+        if (alias)
+          this.scopes[this.scopes.length - 1]?.from.set(alias, { relations: [...read], table: false });
+        return;
+      }
       default:
         if (/Stmt$/.test(type) && this.depth > 0 && type !== 'SelectStmt') {
           // Utility statements cannot nest inside queries; if the tree says otherwise, do not guess.
@@ -217,17 +239,75 @@ class StatementWalker {
     const name = rv.relname as string;
     const schema = rv.schemaname as string | undefined;
     const access = this.writeTargets.has(rv) ? 'write' : 'read';
+    const alias = isObj(rv.alias) ? (rv.alias.aliasname as string) : name;
+    const scope = this.scopes[this.scopes.length - 1];
     // A CTE name can stand for a relation that is read; a write target is always a real table.
-    if (access === 'read' && !schema && !rv.catalogname && this.scopes.some((s) => s.ctes.has(name))) return;
+    if (access === 'read' && !schema && !rv.catalogname) {
+      const cte = this.scopes.findLast((s) => s.ctes.has(name))?.ctes.get(name);
+      if (cte) {
+        scope?.from.set(alias, { relations: cte, table: false });
+        for (const c of this.collectors) for (const r of cte) c.add(r);
+        return;
+      }
+    }
     const existing = this.relations.find(
       (r) => r.name === name && r.schema === schema && r.access === access,
     );
     if (!existing) this.relations.push({ schema, name, access });
-    const scope = this.scopes[this.scopes.length - 1];
-    if (scope) {
-      const alias = isObj(rv.alias) ? (rv.alias.aliasname as string) : name;
-      scope.from.set(alias, schema ? `${schema}.${name}` : name);
+    const qualified = schema ? `${schema}.${name}` : name;
+    scope?.from.set(alias, { relations: [qualified], table: true });
+    for (const c of this.collectors) c.add(qualified);
+  }
+
+  /** Runs `fn` and returns the base relations read while it ran. */
+  private collect(fn: () => void): Set<string> {
+    const read = new Set<string>();
+    this.collectors.push(read);
+    try {
+      fn();
+    } finally {
+      this.collectors.pop();
     }
+    return read;
+  }
+
+  private withUsage(usage: ColumnUsage, fn: () => void): void {
+    const saved = this.usage;
+    this.usage = usage;
+    try {
+      fn();
+    } finally {
+      this.usage = saved;
+    }
+  }
+
+  private withDerivedOutput(fn: () => void): void {
+    const saved = this.derivedOutput;
+    this.derivedOutput = true;
+    try {
+      fn();
+    } finally {
+      this.derivedOutput = saved;
+    }
+  }
+
+  /** Re-labels the column uses recorded since `start` (e.g. what a SELECT feeds into a write). */
+  relabel(start: number, from: ColumnUsage[], to: ColumnUsage): void {
+    for (let i = start; i < this.columns.length; i++)
+      if (from.includes(this.columns[i].usage)) this.columns[i].usage = to;
+  }
+
+  useColumn(relations: string[], column: string, usage: ColumnUsage): void {
+    this.columns.push({
+      relation: relations.length === 1 ? relations[0] : undefined,
+      relations,
+      column,
+      usage,
+    });
+  }
+
+  get columnCount(): number {
+    return this.columns.length;
   }
 
   /** WITH: CTE names are visible to the statement body, and to later CTEs (all of them, if RECURSIVE). */
@@ -236,17 +316,21 @@ class StatementWalker {
     const ctes = (Array.isArray(withClause.ctes) ? withClause.ctes : [])
       .map((c) => (isObj(c) && isObj(c.CommonTableExpr) ? c.CommonTableExpr : null))
       .filter((c): c is Obj => c !== null);
-    if (withClause.recursive) for (const c of ctes) scope.ctes.add(c.ctename as string);
+    const recursive = Boolean(withClause.recursive);
+    // A recursive CTE reads itself: what it reads is only known after the walk, so it is given every
+    // relation the whole statement reads ('*').
+    if (recursive) for (const c of ctes) scope.ctes.set(c.ctename as string, ['*']);
     for (const c of ctes) {
       this.depth++;
-      this.inScope(() => this.walk(c.ctequery, 'ctequery'));
+      const walkQuery = () => this.inScope(() => this.walk(c.ctequery, 'ctequery'));
+      const read = this.collect(() => (recursive ? this.withDerivedOutput(walkQuery) : walkQuery()));
       this.depth--;
-      scope.ctes.add(c.ctename as string);
+      if (!recursive) scope.ctes.set(c.ctename as string, [...read]);
     }
   }
 
   private inScope(fn: () => void): void {
-    this.scopes.push({ ctes: new Set(), from: new Map() });
+    this.scopes.push({ ctes: new Map(), from: new Map() });
     try {
       fn();
     } finally {
@@ -264,17 +348,69 @@ class StatementWalker {
         this.walk(body.intoClause.rel, 'rel');
       }
       if (Array.isArray(body.lockingClause) && body.lockingClause.length) this.flags.add('row-lock');
+      const start = this.columnCount;
       // FROM first, so the select list and WHERE resolve aliases.
-      this.walk(body.fromClause, 'fromClause');
+      this.withUsage('expression', () => this.walk(body.fromClause, 'fromClause'));
       this.depth++;
-      this.walkFields(body, ['withClause', 'intoClause', 'fromClause']);
+      for (const t of Array.isArray(body.targetList) ? body.targetList : []) this.target(t);
+      this.withUsage('predicate', () => {
+        for (const k of [
+          'whereClause',
+          'havingClause',
+          'groupClause',
+          'sortClause',
+          'distinctClause',
+          'windowClause',
+        ]) {
+          this.walk(body[k], k);
+        }
+      });
+      // Set operations lose the origin of their columns: a plain column in a branch is derived output.
+      // (Their branches come as bare SelectStmt bodies.)
+      this.withDerivedOutput(() => {
+        if (isObj(body.larg)) this.select(body.larg);
+        if (isObj(body.rarg)) this.select(body.rarg);
+      });
+      this.withUsage('expression', () =>
+        this.walkFields(body, [
+          'withClause',
+          'intoClause',
+          'fromClause',
+          'targetList',
+          'whereClause',
+          'havingClause',
+          'groupClause',
+          'sortClause',
+          'distinctClause',
+          'windowClause',
+          'larg',
+          'rarg',
+        ]),
+      );
       this.depth--;
+      if (isObj(body.intoClause)) this.relabel(start, ['output', 'expression'], 'write');
     });
+  }
+
+  /** One entry of a select list: a plain column is output the wire can mask; anything else is computed. */
+  private target(t: unknown): void {
+    const rt = isObj(t) && isObj(t.ResTarget) ? t.ResTarget : null;
+    if (!rt) return this.walk(t, 'targetList');
+    const ref = isObj(rt.val) && isObj(rt.val.ColumnRef) ? rt.val.ColumnRef : null;
+    // A bare FROM alias (SELECT t FROM t) is one composite value: the wire cannot mask inside it.
+    const fields = ref && Array.isArray(ref.fields) ? ref.fields : [];
+    const wholeRow = fields.length === 1 && this.scopes.some((sc) => sc.from.has(str(fields[0]) ?? '\0'));
+    const plain = ref !== null && !wholeRow && !this.derivedOutput;
+    const start = this.columnCount;
+    this.withUsage(plain ? 'output' : 'expression', () => this.walk(rt.val, 'val'));
+    // Columns inside a computed entry (also a subquery's plain outputs) reach the client computed.
+    if (!plain) this.relabel(start, ['output'], 'expression');
   }
 
   private modify(body: Obj): void {
     this.modifies = true;
     if (this.depth > 0) this.flags.add('writable-cte');
+    const start = this.columnCount;
     this.inScope(() => {
       const scope = this.scopes[this.scopes.length - 1];
       this.withClause(body.withClause, scope);
@@ -285,9 +421,25 @@ class StatementWalker {
       this.walk(body.usingClause, 'usingClause');
       this.walk(body.sourceRelation, 'sourceRelation');
       this.depth++;
-      this.walkFields(body, ['withClause', 'relation', 'fromClause', 'usingClause', 'sourceRelation']);
+      this.withUsage('predicate', () => {
+        this.walk(body.whereClause, 'whereClause');
+        this.walk(body.joinCondition, 'joinCondition');
+      });
+      this.withUsage('write', () =>
+        this.walkFields(body, [
+          'withClause',
+          'relation',
+          'fromClause',
+          'usingClause',
+          'sourceRelation',
+          'whereClause',
+          'joinCondition',
+        ]),
+      );
       this.depth--;
     });
+    // What an INSERT … SELECT, UPDATE … SET or RETURNING carries is written (or returned) computed.
+    this.relabel(start, ['output', 'expression'], 'write');
   }
 
   private funcCall(body: Obj): void {
@@ -326,20 +478,35 @@ class StatementWalker {
   private columnRef(body: Obj): void {
     const fields = Array.isArray(body.fields) ? body.fields : [];
     const parts = fields.map((f) => (isObj(f) && 'A_Star' in f ? '*' : (str(f) ?? '?')));
-    const scope = this.scopes[this.scopes.length - 1];
-    const from = scope?.from ?? new Map<string, string>();
-    const only = from.size === 1 ? [...from.values()][0] : undefined;
+    const usage = this.usage;
+    const push = (relations: string[], column: string) =>
+      this.columns.push({
+        relation: relations.length === 1 && relations[0] !== '*' ? relations[0] : undefined,
+        relations,
+        column,
+        usage,
+      });
+    // Innermost scope first: correlated subqueries see the outer FROM too.
+    const lookup = (alias: string) => this.scopes.findLast((sc) => sc.from.has(alias))?.from.get(alias);
+    const visible = () => {
+      const all = new Set<string>();
+      for (const sc of this.scopes) for (const f of sc.from.values()) for (const r of f.relations) all.add(r);
+      return all.size ? [...all] : ['*'];
+    };
     if (parts.length === 1) {
       const [col] = parts;
-      // A bare name that is a FROM alias is a whole-row reference (SELECT t FROM t).
-      if (col !== '*' && from.has(col)) this.columns.push({ relation: from.get(col), column: '*' });
-      else if (col === '*')
-        for (const rel of from.values()) this.columns.push({ relation: rel, column: '*' });
-      else this.columns.push({ relation: only, column: col });
+      const whole = col === '*' ? undefined : lookup(col);
+      if (whole)
+        push(whole.relations, '*'); // a bare FROM alias is a whole-row reference (SELECT t FROM t)
+      else push(visible(), col);
     } else {
       const col = parts[parts.length - 1];
-      const qualifier = parts[parts.length - 2];
-      this.columns.push({ relation: from.get(qualifier) ?? qualifier, column: col });
+      const source = lookup(parts[parts.length - 2]);
+      // Through a subquery or CTE alias a column's name may differ from its source's: every column of
+      // what it reads is a candidate.
+      if (!source) push(['*'], col);
+      else if (source.table) push(source.relations, col);
+      else push(source.relations.length ? source.relations : ['*'], '*');
     }
   }
 }
@@ -417,7 +584,18 @@ function classify(type: string, body: Obj, w: StatementWalker): Classified {
       if (target === 'file') w.flags.add('server-file');
       if (direction === 'from') w.markTargets(body, ['relation']);
       w.walk(body.relation, 'relation');
+      const start = w.columnCount;
       w.walk(body.query, 'query');
+      if (direction === 'to') {
+        // What COPY TO sends out, column by column: a table's columns (all, or those listed), or a query's output.
+        w.relabel(start, ['output'], 'copy');
+        if (isObj(body.relation)) {
+          const r = body.relation;
+          const rel = r.schemaname ? `${r.schemaname}.${r.relname}` : String(r.relname);
+          const listed = names(body.attlist);
+          for (const col of listed.length ? listed : ['*']) w.useColumn([rel], col, 'copy');
+        }
+      }
       w.walk(body.whereClause, 'whereClause');
       const kind =
         target === 'program' || target === 'file' ? 'utility' : direction === 'from' ? 'write' : 'read';
@@ -452,7 +630,9 @@ function classify(type: string, body: Obj, w: StatementWalker): Classified {
       w.flags.add('creates-table');
       w.markTargets(isObj(body.into) ? body.into : {}, ['rel']);
       w.walk(body.into, 'into');
+      const start = w.columnCount;
       w.walk(body.query, 'query');
+      w.relabel(start, ['output', 'expression'], 'write');
       const matview = body.objtype === 'OBJECT_MATVIEW';
       return { command: matview ? 'CREATE MATERIALIZED VIEW' : 'CREATE TABLE AS', kind: 'ddl' };
     }
@@ -610,7 +790,7 @@ function factsOf(stmt: ParseNode, text: string): { facts: StatementFacts; number
 function dedupeColumns(cols: ColumnUse[]): ColumnUse[] {
   const seen = new Set<string>();
   return cols.filter((c) => {
-    const k = `${c.relation ?? ''}\0${c.column}`;
+    const k = `${c.relations.join(',')}\0${c.column}\0${c.usage}`;
     if (seen.has(k)) return false;
     seen.add(k);
     return true;

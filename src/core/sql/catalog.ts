@@ -10,20 +10,82 @@ import type { SqlAnalysis, StatementFacts } from './facts';
 export interface CatalogFacts {
   userFunctions: ReadonlySet<string>;
   userOperators: ReadonlySet<string>;
+  /** User relations' columns by `relid:attnum` (what RowDescription names), and by relation. */
+  columns: ReadonlyMap<string, CatalogColumn>;
+  relationColumns: ReadonlyMap<string, CatalogColumn[]>;
+  /** Views (and materialized views) → the base columns (`relid:attnum`) their definition reads. */
+  viewSources: ReadonlyMap<string, string[]>;
   loadedAt: number;
 }
 
-/** One row per name: kind ('f' function, 'o' operator) and name. */
+export interface CatalogColumn {
+  relid: number;
+  attnum: number;
+  /** `schema.table` */
+  relation: string;
+  column: string;
+  isView: boolean;
+}
+
+/**
+ * Rows tagged by their first column: 'f' function name, 'o' operator name, 'c' a user relation's column
+ * (relid, attnum, schema, table, column, relkind), 'd' a view's dependency on a base column (view relid,
+ * base relid, base attnum). One Query, answered before the client's traffic flows.
+ */
 export const CATALOG_QUERY = `SELECT 'f', p.proname FROM pg_catalog.pg_proc p
  WHERE p.pronamespace NOT IN ('pg_catalog'::pg_catalog.regnamespace, 'information_schema'::pg_catalog.regnamespace)
 UNION
-SELECT 'o', o.oprname FROM pg_catalog.pg_operator o WHERE o.oprnamespace <> 'pg_catalog'::pg_catalog.regnamespace`;
+SELECT 'o', o.oprname FROM pg_catalog.pg_operator o WHERE o.oprnamespace <> 'pg_catalog'::pg_catalog.regnamespace;
+SELECT 'c', c.oid::text, a.attnum::text, n.nspname, c.relname, a.attname, c.relkind::text
+  FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%';
+SELECT DISTINCT 'd', r.ev_class::text, d.refobjid::text, d.refobjsubid::text
+  FROM pg_catalog.pg_rewrite r
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+ WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjsubid > 0 AND d.refobjid <> r.ev_class`;
 
 export function catalogFromRows(rows: string[][], now = Date.now()): CatalogFacts {
   const userFunctions = new Set<string>();
   const userOperators = new Set<string>();
-  for (const [kind, name] of rows) (kind === 'f' ? userFunctions : userOperators).add(name);
-  return { userFunctions, userOperators, loadedAt: now };
+  const columns = new Map<string, CatalogColumn>();
+  const relationColumns = new Map<string, CatalogColumn[]>();
+  const viewSources = new Map<string, string[]>();
+  for (const row of rows) {
+    switch (row[0]) {
+      case 'f':
+        userFunctions.add(row[1]);
+        break;
+      case 'o':
+        userOperators.add(row[1]);
+        break;
+      case 'c': {
+        const [, relid, attnum, schema, table, column, relkind] = row;
+        const c: CatalogColumn = {
+          relid: Number(relid),
+          attnum: Number(attnum),
+          relation: `${schema}.${table}`,
+          column,
+          isView: relkind === 'v' || relkind === 'm',
+        };
+        columns.set(`${relid}:${attnum}`, c);
+        const list = relationColumns.get(c.relation) ?? [];
+        list.push(c);
+        relationColumns.set(c.relation, list);
+        break;
+      }
+      case 'd': {
+        const [, view, relid, attnum] = row;
+        const list = viewSources.get(view) ?? [];
+        list.push(`${relid}:${attnum}`);
+        viewSources.set(view, list);
+        break;
+      }
+    }
+  }
+  return { userFunctions, userOperators, columns, relationColumns, viewSources, loadedAt: now };
 }
 
 function shadowed(s: StatementFacts, catalog: CatalogFacts): boolean {

@@ -52,11 +52,23 @@ export interface FunctionUse {
   classification: FunctionClass;
 }
 
+/**
+ * How a statement uses a column's values — what the masking lineage decides on:
+ * `output` a plain select-list column (its origin reaches the wire, where it is masked); `expression`
+ * computed from (function, operator, cast, aggregate, whole row, set operation, subquery value);
+ * `predicate` filtered, joined, grouped or ordered on; `write` written to a table or returned by a
+ * write; `copy` copied out by COPY.
+ */
+export type ColumnUsage = 'output' | 'expression' | 'predicate' | 'write' | 'copy';
+
 export interface ColumnUse {
   /** The relation the column belongs to, when the query makes it unambiguous. */
   relation?: string;
+  /** The relations it may belong to (`*`: any the statement reads). */
+  relations: string[];
   /** Column name, or `*` for every column (including whole-row references). */
   column: string;
+  usage: ColumnUsage;
 }
 
 export interface StatementFacts {

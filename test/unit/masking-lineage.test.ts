@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PolicyGate, type Decision, type GateContext } from '../../src/core/gate';
+import { silentLogger } from '../../src/core/log';
+import { PolicySource } from '../../src/core/policy/source';
+import { AnalysisCache } from '../../src/core/sql/analysis-cache';
+import { catalogFromRows } from '../../src/core/sql/catalog';
+import { loadSqlParser } from '../../src/core/sql/parser';
+
+const POLICY = `version: 1
+name: pii
+rules:
+  - { name: reads, effect: allow, when: { kinds: [read] } }
+  - { name: writes, effect: allow, when: { kinds: [write, ddl] } }
+masking:
+  hashKey: test-key-0123456789
+  tags:
+    pii: [public.customers.full_name, public.customers.email]
+  columns:
+    - { tags: [pii], mask: partial }
+    - { columns: [public.customers.ssn], mask: hash }
+`;
+
+describe('masking lineage on the parse tree', () => {
+  const ctx: GateContext = { connection: 'c', sessionId: 's', actor: { user: 'u', groups: [] } };
+  let gate: PolicyGate;
+  const decide = (sql: string) => gate.decide(ctx, { protocol: 'simple', sql }) as Decision;
+
+  before(async () => {
+    await loadSqlParser();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-mask-'));
+    writeFileSync(path.join(dir, 'p.yaml'), POLICY);
+    const source = await PolicySource.open({ kind: 'file', path: path.join(dir, 'p.yaml') }, silentLogger);
+    gate = new PolicyGate(source, new AnalysisCache(), null, silentLogger);
+    // The catalog as the proxy reads it: customers(id, full_name, email, ssn, city), a view over it, orders.
+    gate.setCatalog(
+      'c',
+      catalogFromRows([
+        ['c', '100', '1', 'public', 'customers', 'id', 'r'],
+        ['c', '100', '2', 'public', 'customers', 'full_name', 'r'],
+        ['c', '100', '3', 'public', 'customers', 'email', 'r'],
+        ['c', '100', '4', 'public', 'customers', 'ssn', 'r'],
+        ['c', '100', '5', 'public', 'customers', 'city', 'r'],
+        ['c', '200', '1', 'public', 'contacts', 'id', 'v'],
+        ['c', '200', '2', 'public', 'contacts', 'mail', 'v'],
+        ['d', '200', '100', '3'],
+        ['c', '300', '1', 'public', 'orders', 'customer_id', 'r'],
+      ]),
+    );
+  });
+
+  it('allows plain reads of masked columns (the wire masks them) and anything on unmasked ones', () => {
+    for (const sql of [
+      'select * from customers',
+      'select email, full_name from customers',
+      'select c.email as e from customers c',
+      'select upper(city), count(*) from customers group by city order by 1',
+      'select e from (select email e from customers) s',
+      'select * from contacts',
+    ]) {
+      assert.equal(decide(sql).effect, 'allow', sql);
+    }
+  });
+
+  it('denies computing on, filtering by, or writing a masked column, and says which and why', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['select upper(email) from customers', /computes on it.*customers\.email/],
+      ["select email || '' from customers", /computes on it/],
+      ['select reverse(full_name) from customers', /computes on it/],
+      ['select cast(email as int) from customers', /computes on it/],
+      ['select row_to_json(c) from customers c', /computes on it.*customers\.\*/],
+      ['select c from customers c', /computes on it/],
+      ['select to_jsonb(customers) from customers', /computes on it/],
+      ["select string_agg(email, ',') from customers", /computes on it/],
+      ["select email from customers union select 'x'", /computes on it/],
+      ['select (select email from customers limit 1)', /computes on it/],
+      ['select upper(s.e) from (select email e from customers) s', /computes on it/],
+      ['with x as (select email from customers) select lower(x.email) from x', /computes on it/],
+      ["select id from customers where email like 'a%'", /filters, joins, groups or orders on it/],
+      ['select id from customers order by full_name', /filters, joins, groups or orders on it/],
+      ['select 1 from orders o join customers c on c.email = o.customer_id::text', /filters/],
+      [
+        'select 1 from orders o where exists (select 1 from customers c where c.ssn = o.customer_id::text)',
+        /filters/,
+      ],
+      ['create table t2 as select email from customers', /writes it/],
+      ['insert into orders (customer_id) select length(email) from customers', /writes it|computes on it/],
+      ['copy customers to stdout', /copies it out with COPY/],
+      ['copy (select email from customers) to stdout', /copies it out with COPY/],
+      ['select upper(mail) from contacts', /computes on it/],
+    ];
+    for (const [sql, reason] of cases) {
+      const d = decide(sql);
+      assert.equal(d.effect, 'deny', sql);
+      assert.equal(d.effect === 'deny' && d.rule, 'masking', sql);
+      assert.match(d.effect === 'deny' ? d.reason : '', reason, sql);
+    }
+  });
+
+  it('knows masked fields by table OID and attribute number, including every column of a view that reads one', () => {
+    const state = gate.policyState();
+    assert.ok(state.ok);
+    const index = gate.maskIndex('c', state.active.policy);
+    assert.equal(index.styleForField(100, 3), 'partial');
+    assert.equal(index.styleForField(100, 4), 'hash');
+    assert.equal(index.styleForField(100, 5), undefined);
+    assert.equal(index.styleForField(200, 1), 'redact');
+    assert.equal(index.styleForField(0, 0), undefined);
+  });
+});
