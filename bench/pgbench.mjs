@@ -2,6 +2,7 @@
 // alternating in rounds so that drift on the shared cores hits every target alike.
 // Usage: node bench/pgbench.mjs [--seconds 10] [--rounds 3] [--mode simple|extended|prepared]
 //                               [--warmup 2] [--scale 10] [--profile DIR]
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   airlockConfigFor,
@@ -27,6 +28,13 @@ import {
 } from './lib.mjs';
 import { newestProfile, printTop } from './profile.mjs';
 
+/** A preset by name, or a policy file (accepted unsigned: a benchmark, not a deployment). */
+function policyConfig(policy = 'allow-all') {
+  return /\.(ya?ml|json)$/.test(policy)
+    ? { policy: path.resolve(policy), allowUnsignedPolicy: true }
+    : { policy };
+}
+
 export const pgbenchDefaults = {
   seconds: 10,
   rounds: 3,
@@ -34,7 +42,7 @@ export const pgbenchDefaults = {
   warmup: 2,
   scale: 10,
   profile: '',
-  /** The policy preset Airlock enforces (allow-all, read-only). */
+  /** The policy Airlock enforces: a preset (allow-all, read-only) or a policy file. */
   policy: 'allow-all',
 };
 const MODES = ['simple', 'extended', 'prepared'];
@@ -132,7 +140,7 @@ function summarise(runs, options) {
  */
 export async function pgbenchBenchmark(
   options,
-  { airlockConfig = (cluster) => airlockConfigFor(cluster, { policy: options.policy ?? 'allow-all' }) } = {},
+  { airlockConfig = (cluster) => airlockConfigFor(cluster, policyConfig(options.policy)) } = {},
 ) {
   if (!MODES.includes(options.mode)) throw new Error(`--mode must be one of ${MODES.join(', ')}`);
   await ensureBuilt();

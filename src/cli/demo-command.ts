@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { streamLogger } from '../core/log';
 import { startDemoDatabase } from '../demo/demo-database';
 import { startProxy } from '../proxy/airlock-proxy';
@@ -10,6 +11,8 @@ Starts a demo PostgreSQL with sample (fake) personal data and Airlock in front o
 connect with psql. Everything is temporary and stops on Ctrl-C.`;
 
 const DEMO_PASSWORD_ENV = 'AIRLOCK_DEMO_UPSTREAM_PASSWORD';
+/** Reads only, personal data masked: the example policy shipped beside the bundle (dist/ → examples/). */
+const DEMO_POLICY = path.resolve(__dirname, '..', 'examples', 'policies', 'pii-masking.yaml');
 
 export async function demoCommand(options: { 'ready-file'?: string }): Promise<number> {
   const log = streamLogger('info');
@@ -28,7 +31,8 @@ export async function demoCommand(options: { 'ready-file'?: string }): Promise<n
             listen: '127.0.0.1:0',
           },
         ],
-        policy: 'read-only',
+        policy: DEMO_POLICY,
+        allowUnsignedPolicy: true,
       },
       log,
     );
@@ -42,8 +46,10 @@ export async function demoCommand(options: { 'ready-file'?: string }): Promise<n
         `  PGPASSWORD='${e.password}' psql "host=${e.host} port=${e.port} user=${e.user} dbname=${e.database}"`,
         '',
         'Try:  \\dt',
-        '      SELECT full_name, city FROM customers LIMIT 5;',
-        '      DELETE FROM customers;          -- the read-only policy denies it, with the reason',
+        '      SELECT * FROM customers LIMIT 5;            -- personal data arrives masked',
+        '      SELECT body FROM support_tickets LIMIT 4;   -- cards, e-mails, keys in free text too',
+        '      SELECT upper(email) FROM customers;         -- denied: it computes on a masked column',
+        '      DELETE FROM customers;                      -- denied: the policy allows reads only',
         'Press Ctrl-C to stop; the demo database is removed.',
         '',
       ].join('\n'),

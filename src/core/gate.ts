@@ -3,6 +3,7 @@ import type { ApprovalBroker } from './approvals/broker';
 import type { Logger } from './log';
 import { durationMs, type MaskingPolicy, type Obligations, type PolicyDocument } from './policy/document';
 import { MaskIndex } from './masking/mask-index';
+import { buildResultMasking, type ResultMasking } from './masking/result-masking';
 import { describeFinding, lineageFindings } from './masking/lineage';
 import { evaluateAnalysis, type Actor, type PolicyDecision } from './policy/evaluate';
 import { allowsWrites } from './policy/presets';
@@ -46,6 +47,8 @@ export interface Gate {
   /** Whether the adapter should (re)load the upstream catalog facts before relaying (see catalog.ts). */
   catalogNeeded?(connection: string): boolean;
   setCatalog?(connection: string, catalog: CatalogFacts): void;
+  /** How results on the connection are masked (null: not at all). */
+  resultMasking?(connection: string): ResultMasking | null;
 }
 
 const DEFAULT_REVIEW_TIMEOUT_MS = 5 * 60_000;
@@ -64,6 +67,7 @@ export class PolicyGate implements Gate {
     { policy: PolicyDocument; catalog: CatalogFacts | undefined; contextKey: string; decision: Decision }
   >();
   private readonly contextKeys = new WeakMap<GateContext, string>();
+  private readonly resultMaskings = new Map<string, { index: MaskIndex; masking: ResultMasking }>();
   private readonly maskIndexes = new Map<
     string,
     { policy: PolicyDocument; catalog: CatalogFacts | undefined; index: MaskIndex }
@@ -152,6 +156,22 @@ export class PolicyGate implements Gate {
       obligations: decision.obligations,
       statements: decision.statements,
     };
+  }
+
+  /**
+   * How results on a connection are masked, or null when the policy masks nothing. While no policy is in
+   * force, the last one's masking stays (every new statement is denied anyway).
+   */
+  resultMasking(connection: string): ResultMasking | null {
+    const state = this.source.state();
+    const policy = state.ok ? state.active.policy : this.maskIndexes.get(connection)?.policy;
+    if (!policy?.masking) return null;
+    const index = this.maskIndex(connection, policy);
+    const cached = this.resultMaskings.get(connection);
+    if (cached?.index === index) return cached.masking;
+    const masking = buildResultMasking(policy.masking, index, connection);
+    this.resultMaskings.set(connection, { index, masking });
+    return masking;
   }
 
   /** The masked columns of a connection under a policy, resolved against the catalog (cached). */

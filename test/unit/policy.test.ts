@@ -131,6 +131,29 @@ rules:
     assert.equal(decide(approve, 'insert into t values (1)').effect, 'review');
     assert.equal(decide(approve, 'create table x (a int)').rule, 'no-ddl-or-dcl');
     assert.ok(parseYaml(readFileSync(path.join(dir, 'approve-writes.yaml'), 'utf8')));
+    const pii = parsePolicy(readFileSync(path.join(dir, 'pii-masking.yaml'), 'utf8'), 'pii-masking.yaml');
+    assert.equal(pii.masking?.content?.detectors, 'all');
+    assert.equal(decide(pii, 'select * from customers').effect, 'allow');
+  });
+
+  it('checks masking settings: known tags, a key for hash masks, a pattern or words for custom detectors', () => {
+    const base = 'version: 1\nrules: []\nmasking:\n';
+    assert.throws(
+      () => parsePolicy(base + '  columns: [{ tags: [nope], mask: redact }]\n', 'p.yaml'),
+      /unknown tag "nope"/,
+    );
+    assert.throws(
+      () => parsePolicy(base + '  columns: [{ columns: [public.t.c], mask: hash }]\n', 'p.yaml'),
+      /masking\.columns\.0\.mask \(line 4\): hash masks need masking\.hashKey/,
+    );
+    assert.throws(
+      () => parsePolicy(base + '  content: { detectors: all, custom: [{ name: x }] }\n', 'p.yaml'),
+      /give a pattern or words/,
+    );
+    assert.throws(
+      () => parsePolicy(base + '  columns: [{ columns: [customers.email], mask: redact }]\n', 'p.yaml'),
+      /must match pattern/,
+    );
   });
 
   it('rejects invalid policies naming the key and line', () => {

@@ -288,7 +288,11 @@ export function parsePolicy(text: string, file: string): PolicyDocument {
     if (c.mask === 'hash' && !masking?.hashKey)
       doc.fail(['masking', 'columns', i, 'mask'], 'hash masks need masking.hashKey');
   }
+  if (masking?.content?.mask === 'hash' && !masking.hashKey)
+    doc.fail(['masking', 'content', 'mask'], 'hash masks need masking.hashKey');
   for (const [i, d] of (masking?.content?.custom ?? []).entries()) {
+    if (d.mask === 'hash' && !masking?.hashKey)
+      doc.fail(['masking', 'content', 'custom', i, 'mask'], 'hash masks need masking.hashKey');
     if (!d.pattern === !d.words)
       doc.fail(['masking', 'content', 'custom', i], 'give a pattern or words, not both');
   }

@@ -2,6 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Duplex } from 'node:stream';
+import { serialize } from 'pg-protocol';
 import type { Decision, Gate, GateContext, StatementRequest } from '../../core/gate';
 import type { Logger } from '../../core/log';
 import type { Obligations } from '../../core/policy/document';
@@ -38,6 +39,7 @@ import { CATALOG_QUERY, catalogFromRows } from '../../core/sql/catalog';
 import { OutputBatch } from './output-batch';
 import { DenialSubstitution, denialError } from './denial';
 import { ObligationTracker } from './obligations';
+import { ResultMasker } from './result-masker';
 import { startupSettings } from './startup-settings';
 
 /** Everything a listener knows about the connection it serves. */
@@ -94,6 +96,9 @@ export class ClientSession {
   private status: TransactionStatus = 'I';
   private readonly denials = new DenialSubstitution();
   private readonly obligations = new ObligationTracker(() => void this.cancel());
+  private readonly masker = new ResultMasker(
+    () => this.settings.gate.resultMasking?.(this.settings.connection) ?? null,
+  );
   private context: GateContext | null = null;
   /** Prepared statements (protocol level) → their SQL and the decision taken at Parse. */
   private readonly statements = new Map<string, { sql: string; rule: string; obligations: Obligations }>();
@@ -417,13 +422,25 @@ export class ClientSession {
       }
       case Msg.execute: {
         // Executing the unnamed statement: decided at its Parse; its obligations apply now.
-        const statement = this.statements.get(this.portals.get(decodeExecutePortal(message)) ?? '\0');
+        const portal = decodeExecutePortal(message);
+        const statement = this.statements.get(this.portals.get(portal) ?? '\0');
         if (statement) this.obligations.started(statement.obligations, statement.rule, true);
+        this.describeForMasking(out, portal);
         break;
       }
+      case Msg.describe:
+        this.masker.describeSent(false);
+        break;
     }
     out.add(message);
     this.noteCycle(message[0]);
+  }
+
+  /** With masking on, the portal about to run is described first, so its rows are masked by its columns. */
+  private describeForMasking(out: OutputBatch, portal: string): void {
+    if (!this.masker.active) return;
+    out.add(serialize.describe({ type: 'P', name: portal }));
+    this.masker.describeSent(true);
   }
 
   private forwardDecided(
@@ -433,6 +450,7 @@ export class ClientSession {
     decision: Decision,
   ): void {
     if (decision.effect === 'allow') {
+      if (request.protocol === 'execute') this.describeForMasking(out, decodeExecutePortal(message));
       if (request.protocol === 'extended') {
         this.statements.set(request.statementName, {
           sql: request.sql,
@@ -466,6 +484,7 @@ export class ClientSession {
     if (type === Msg.query || type === Msg.sync || type === Msg.functionCall) {
       this.denials.cycleSent();
       this.obligations.cycleSent();
+      this.masker.cycleSent();
     } else if (type === Msg.terminate) {
       this.phase = 'terminating';
     }
@@ -506,8 +525,11 @@ export class ClientSession {
   }
 
   /** One backend message on its way to the client (bound once: this runs for every message). */
-  private readonly onBackendMessage = (type: number, message: Buffer): void => {
+  private readonly onBackendMessage = (type: number, raw: Buffer): void => {
     const out = this.toClient;
+    // Masking comes first: nothing after it (substitutions, limits) sees an unmasked value.
+    const message = this.masker.backend(type, raw);
+    if (message === null) return;
     if (type === Msg.readyForQuery) {
       this.status = String.fromCharCode(message[5]) as TransactionStatus;
       this.denials.readyForQuery();

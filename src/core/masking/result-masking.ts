@@ -1,0 +1,45 @@
+import type { MaskingPolicy } from '../policy/document';
+import { anyGlob } from '../policy/evaluate';
+import { ContentScanner } from './content-scanner';
+import {
+  BUILTIN_DETECTORS,
+  builtinDetector,
+  dictionaryDetector,
+  regexDetector,
+  type Detector,
+} from './detectors';
+import type { MaskIndex } from './mask-index';
+import type { MaskStyle } from './masks';
+
+/** What masks results on one connection: masked columns, content detectors, the hash key. */
+export interface ResultMasking {
+  index: MaskIndex;
+  scanner: ContentScanner | null;
+  hashKey: Buffer;
+}
+
+/** The result masking a policy asks for on a connection (content detectors only where it says so). */
+export function buildResultMasking(
+  policy: MaskingPolicy,
+  index: MaskIndex,
+  connection: string,
+): ResultMasking {
+  const hashKey = Buffer.from(policy.hashKey ?? '', 'utf8');
+  const content = policy.content;
+  if (!content || (content.connections && !anyGlob(content.connections, connection))) {
+    return { index, scanner: null, hashKey };
+  }
+  const names = content.detectors === 'all' ? [...BUILTIN_DETECTORS] : content.detectors;
+  const detectors: Detector[] = names.map((n) => builtinDetector(n as (typeof BUILTIN_DETECTORS)[number]));
+  const styles = new Map<string, MaskStyle>();
+  for (const c of content.custom ?? []) {
+    detectors.push(c.pattern ? regexDetector(c.name, c.pattern) : dictionaryDetector(c.name, c.words ?? []));
+    if (c.mask) styles.set(c.name, c.mask);
+  }
+  const fallback = content.mask ?? 'redact';
+  return {
+    index,
+    scanner: new ContentScanner(detectors, (d) => styles.get(d) ?? fallback, hashKey),
+    hashKey,
+  };
+}
