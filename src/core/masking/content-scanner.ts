@@ -1,15 +1,24 @@
-import { BuiltinDetectorImpl, PatternDetector, textFeatures, type Detector, type Finding } from './detectors';
+import {
+  BuiltinDetectorImpl,
+  detectorMightMatch,
+  textFeatures,
+  type Detector,
+  type Finding,
+} from './detectors';
 import { MASK_STYLES, hashMask, maskFragment, type MaskStyle } from './masks';
 
 /**
  * Finds and masks content (personal data, secrets) in text values with a set of detectors.
  *
- * Built-in detectors share one cheap pass over the text that counts digits and notes trigger characters
- * ('@', ':', '=', "eyJ", AKIA-like prefixes, gh?_ / github_pat_, xox?- / .slack.com/, -----BEGIN); each
- * detector then runs only when its trigger is present (card needs 13 digits, phone 8, ssn 9, ipv4 4,
- * iban 2, email an '@', …). Custom detectors run their own regex.
+ * Built-in detectors share one cheap pass over the text (textFeatures: digit and ':' counts, '@',
+ * digit-separator-digit, "eyJ", AKIA-like prefixes, gh?_ / github_pat_, xox?- / ://hooks.slack.com/,
+ * -----BEGIN, key labels); each detector runs only when its gate on those features holds (card needs 13
+ * digits, ssn 9 digits and a separator between digits, email an '@', …). A gate is a necessary condition
+ * for a finding, so mightContain() — the same pass and the gates, nothing else — never hides one; scan()
+ * right after mightContain() on the same text reuses that pass. Custom detectors run their own regex.
  *
- * `styleFor` is asked once per detector name (its answers are cached).
+ * `styleFor` is asked once per detector name, at construction (its answers are cached). One scanner is
+ * meant for one thread of work (it keeps the last text's features), which in Node is any.
  */
 export class ContentScanner {
   private readonly builtins: BuiltinDetectorImpl[] = [];
@@ -47,6 +56,7 @@ export class ContentScanner {
     let findings: Finding[] | null = null;
     if (this.builtins.length > 0) {
       const features = text === this.lastText ? this.lastFeatures : textFeatures(text);
+      this.lastText = null; // do not keep a large value alive
       if (features !== 0) {
         findings = [];
         for (const d of this.builtins) d.scanInto(text, features, findings);
@@ -80,16 +90,20 @@ export class ContentScanner {
   /** Fast pre-check used on the hot path: false means scan() would certainly find nothing. */
   mightContain(text: string): boolean {
     if (text.length === 0) return false;
+    this.lastText = null;
     if (this.builtins.length > 0) {
       const features = textFeatures(text);
-      this.lastText = text;
-      this.lastFeatures = features;
-      if (features !== 0) for (const d of this.builtins) if (d.gate(features)) return true;
+      if (features !== 0) {
+        for (const d of this.builtins) {
+          if (d.gate(features)) {
+            this.lastText = text;
+            this.lastFeatures = features;
+            return true;
+          }
+        }
+      }
     }
-    for (const d of this.custom) {
-      // Our own pattern detectors have an exact pre-check; a foreign Detector can only be asked to find.
-      if (d instanceof PatternDetector ? d.mightMatch(text) : d.find(text).length > 0) return true;
-    }
+    for (const d of this.custom) if (detectorMightMatch(d, text)) return true;
     return false;
   }
 

@@ -17,7 +17,9 @@ import { isIPv6 } from 'node:net';
  *   Luhn-valid; an issuer range with its lengths: Visa 4 (13, 16, 19), Mastercard 51–55 and 2221–2720
  *   (16), Amex 34/37 (15), Discover 6011/644–649/65, UnionPay 62, JCB 3528–3589 (16–19), Diners 300–305/
  *   36/38 (14–19), Maestro 50/56–69 (13–19; Maestro's 12-digit numbers are not matched). Not next to a
- *   letter, digit or '_', and not the fractional or integer part of a decimal ("0.4111…", "4111….5").
+ *   letter, digit or '_' (so hex ids and UUIDs stay alone), and not the fractional or integer part of a
+ *   decimal ("0.4111…", "4111….5"). Inside a longer run of grouped numbers the card's own groups are
+ *   found ("qty 12345 4111 1111 1111 1111").
  * - email: local part of [A-Za-z0-9._%+-] and Latin letters (U+00C0–U+024F), at most 64 characters;
  *   '@'; a domain of at least two dot-separated labels (letters, digits, '-', Latin letters; no label
  *   starting or ending with '-'), the last one a TLD of 2+ ASCII letters or an "xn--" label. Quoted
@@ -40,7 +42,7 @@ import { isIPv6 } from 'node:net';
  *   group not 00, serial not 0000; not part of a longer number or word. Nine bare digits are not matched.
  * - iban: two uppercase letters, two check digits, then the BBAN (uppercase letters and digits), either
  *   contiguous or in groups of four separated by single spaces; the length must be the country's
- *   (a table of 80 countries, all of SEPA among them) or, for any other country code, 15–34; mod-97 must
+ *   (a table of 77 countries, all of SEPA among them) or, for any other country code, 15–34; mod-97 must
  *   be 1. Lowercase IBANs are not matched.
  * - ipv4: four dot-separated decimal octets 0–255 without leading zeros, not next to a letter or digit,
  *   and not part of a longer dotted number (so "1.2.3.4.5" is not an address).
@@ -56,12 +58,16 @@ import { isIPv6 } from 'node:net';
  *   AWS_SECRET_ACCESS_KEY, SecretAccessKey, secret_key ("=", ":", "=>", optional quotes).
  * - github-token: ghp_, gho_, ghu_, ghs_, ghr_ + 36 to 251 letters/digits (36 today; GitHub may lengthen
  *   them); github_pat_ + 22 + '_' + 59 letters/digits.
- * - slack-token: xoxa-, xoxb-, xoxp-, xoxr-, xoxs- + digits + '-' + 8 or more letters, digits and dashes
- *   ("xoxb-123456789012-1234567890123-AbC…"); webhook URLs
+ * - slack-token: xoxa-, xoxb-, xoxp-, xoxr-, xoxs- + digits + '-' + 8 or more letters, digits and
+ *   dashes ("xoxb-123456789012-1234567890123-AbC…"); webhook URLs
  *   "https://hooks.slack.com/services/T…/B…/…" (http or https).
  * - private-key: "-----BEGIN … PRIVATE KEY-----" (RSA, EC, DSA, OPENSSH, ENCRYPTED, plain, and
  *   "PGP PRIVATE KEY BLOCK") through the next "-----END … PRIVATE KEY-----"; without an END marker, through
  *   the end of the text (fail closed).
+ *
+ * Cost: one pass over the text computes cheap features (digit and ':' counts, '@', "eyJ", key prefixes,
+ * digit-separator-digit, …); each detector has a gate on them — a necessary condition for any finding —
+ * and runs only when it holds, so most values cost that one pass and nothing else.
  */
 
 export const BUILTIN_DETECTORS = [
@@ -138,7 +144,7 @@ const C_UNDERSCORE = 7;
 const C_DASH = 8;
 const C_PLUS = 9;
 const C_PAREN = 10;
-const CHAR_CLASS = new Uint8Array(128);
+const CHAR_CLASS = new Uint8Array(0x60);
 for (let c = 0x30; c <= 0x39; c++) CHAR_CLASS[c] = C_DIGIT;
 CHAR_CLASS[0x40] = C_AT;
 CHAR_CLASS[0x3a] = C_COLON;
@@ -161,7 +167,8 @@ export function textFeatures(text: string): number {
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 128) continue;
+    // Lowercase letters, most punctuation and all non-ASCII: nothing to note (no trigger is above '_').
+    if (c > 0x5f) continue;
     const k = CHAR_CLASS[c];
     if (k === 0) continue;
     switch (k) {
@@ -387,7 +394,7 @@ function digitString(text: string, start: number, end: number): string {
   return s + text.slice(from, end);
 }
 
-/** Issuer range with its lengths, and the Luhn checksum. */
+/** A card number (digits only): an issuer range with its lengths, and the Luhn checksum. */
 export function isCardNumber(d: string): boolean {
   const len = d.length;
   if (len < 13 || len > 19) return false;
@@ -426,6 +433,7 @@ function luhn(d: string): boolean {
   let double = false;
   for (let k = d.length - 1; k >= 0; k--) {
     let v = d.charCodeAt(k) - 48;
+    if (v < 0 || v > 9) return false;
     if (double) {
       v *= 2;
       if (v > 9) v -= 9;
@@ -508,7 +516,7 @@ const PHONE_INTL = /\+(?:\(\d{1,4}\)|\d)(?:[ .-]?\(\d{1,5}\)|[ .-]?\d){6,24}/g;
 /** North American 3-3-4 with an optional +1 / 1 prefix. Bounded. */
 const PHONE_NANP = /(?:\+1[ .-]?|1[ .-])?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}/g;
 /** A trunk-0 first group, then up to 5 groups of 2–8 digits. Bounded. */
-const PHONE_NATIONAL = /(?:\(0\d{1,4}\) ?|0\d{1,4}[ .\/-])\d{2,8}(?:[ .\/-]\d{2,8}){0,4}/g;
+const PHONE_NATIONAL = /(?:\(0\d{1,4}\) ?|0\d{1,4}[ ./-])\d{2,8}(?:[ ./-]\d{2,8}){0,4}/g;
 
 function findPhones(text: string, out: Finding[], features: number): void {
   const from = out.length;
@@ -889,8 +897,9 @@ function findJwts(text: string, out: Finding[]): void {
 }
 
 function decodesToJsonObject(segment: string): boolean {
-  const json = Buffer.from(segment, 'base64url').toString('utf8');
-  if (json.charCodeAt(0) !== 0x7b && json.trimStart()[0] !== '{') return false;
+  const json = Buffer.from(segment, 'base64url').toString('utf8').trim();
+  // Cheap shape check first: most non-JWTs fail here without a parse (and its exception).
+  if (json.charCodeAt(0) !== 0x7b || json.charCodeAt(json.length - 1) !== 0x7d) return false;
   try {
     const value: unknown = JSON.parse(json);
     return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -1112,12 +1121,29 @@ export function builtinDetector(name: BuiltinDetector): Detector {
   return d;
 }
 
+/**
+ * The built-in detector that finds `value` as one whole (a column value that is an e-mail address, a card
+ * number, …), or null. The first in BUILTIN_DETECTORS order wins when several do.
+ */
+export function wholeValueKind(value: string): BuiltinDetector | null {
+  if (value.length === 0) return null;
+  const features = textFeatures(value);
+  if (features === 0) return null;
+  const found: Finding[] = [];
+  for (const name of BUILTIN_DETECTORS) {
+    found.length = 0;
+    BUILTINS[name].scanInto(value, features, found);
+    if (found.length === 1 && found[0].start === 0 && found[0].end === value.length) return name;
+  }
+  return null;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Custom detectors
 // ---------------------------------------------------------------------------------------------------
 
 /**
- * A custom detector whose pre-check (`mightMatch`) is exact but costs a regex pass.
+ * A custom regex detector; its pre-check (`mightMatch`) is exact and costs one regex test.
  * @internal
  */
 export class PatternDetector implements Detector {
@@ -1210,64 +1236,178 @@ export function regexDetector(
   return new PatternDetector(name, re);
 }
 
-/** Word characters for whole-word matching: any letter, digit or mark, and '_'. */
-const WORD_CLASS = '[\\p{L}\\p{N}\\p{M}_]';
-
 /**
  * A custom detector from policy: whole-word matches of any listed word/phrase (case-insensitive by
- * default, with Unicode case folding). "Whole word": not preceded or followed by a letter, digit or '_'
- * (of any script). Whitespace inside a phrase matches any run of whitespace ("New York" matches
- * "New  York" and "New\nYork"). When phrases overlap, the longest wins at a given start. The words are
- * compiled into one regex shaped like a trie, so a long list costs little more than a short one.
+ * default). "Whole word": not preceded or followed by a letter, digit or mark of any script, or '_'.
+ * Case-insensitive means each UTF-16 unit lowercased on its own (String.prototype.toLowerCase where that
+ * keeps one unit: "ZÜRICH" matches "Zürich"; "ß" does not match "SS"). Whitespace inside a phrase matches
+ * any run of whitespace ("New York" matches "New  York" and "New\nYork"). Where phrases overlap, the
+ * longest wins at a given start. The words go into a trie walked by one pass over the text, so a list of
+ * thousands costs about as much as a list of one.
  */
 export function dictionaryDetector(
   name: string,
   words: string[],
   options?: { caseSensitive?: boolean },
 ): Detector {
-  const caseSensitive = options?.caseSensitive ?? false;
-  const phrases = words.map((w) => w.trim()).filter((w) => w.length > 0);
-  if (phrases.length === 0) throw new Error(`content detector "${name}": the word list is empty`);
-  // Trie over tokens: single characters, and WS for any whitespace run.
-  interface Node {
-    next: Map<string, Node>;
-    terminal: boolean;
+  return new DictionaryDetector(name, words, options?.caseSensitive ?? false);
+}
+
+interface TrieNode {
+  next: Map<number, TrieNode>;
+  /** The node after a whitespace run, if a phrase continues with one. */
+  space: TrieNode | null;
+  terminal: boolean;
+}
+
+const newNode = (): TrieNode => ({ next: new Map(), space: null, terminal: false });
+const isSpaceCode = (c: number) =>
+  c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+  c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff; // prettier-ignore
+
+/** Lowercase of one UTF-16 unit, when that is one unit (else the unit itself). */
+const foldCache = new Map<number, number>();
+function foldUnit(c: number): number {
+  if (c < 0x80) return c >= 0x41 && c <= 0x5a ? c + 32 : c;
+  let f = foldCache.get(c);
+  if (f === undefined) {
+    const lower = String.fromCharCode(c).toLowerCase();
+    f = lower.length === 1 ? lower.charCodeAt(0) : c;
+    foldCache.set(c, f);
   }
-  const root: Node = { next: new Map(), terminal: false };
-  for (const phrase of phrases) {
-    let node = root;
-    const tokens = (caseSensitive ? phrase : phrase.toLowerCase()).split(/(\s+)/u);
-    for (const part of tokens) {
-      if (part === '') continue;
-      const keys = /^\s+$/u.test(part) ? [WS] : Array.from(part);
-      for (const key of keys) {
+  return f;
+}
+
+const UNICODE_WORD = /^[\p{L}\p{N}\p{M}_]$/u;
+const wordCache = new Map<number, boolean>();
+/** A letter, digit or mark of any script, or '_' (code point). */
+function isWordCodePoint(cp: number): boolean {
+  if (cp < 0x80) return isWord(cp);
+  let w = wordCache.get(cp);
+  if (w === undefined) {
+    w = UNICODE_WORD.test(String.fromCodePoint(cp));
+    if (wordCache.size < 65536) wordCache.set(cp, w);
+  }
+  return w;
+}
+
+function wordBefore(text: string, i: number): boolean {
+  if (i === 0) return false;
+  const c = text.charCodeAt(i - 1);
+  if (c < 0x80) return isWord(c);
+  const cp = c >= 0xdc00 && c <= 0xdfff && i >= 2 ? (text.codePointAt(i - 2) ?? c) : c;
+  return isWordCodePoint(cp);
+}
+
+function wordAt(text: string, i: number): boolean {
+  if (i >= text.length) return false;
+  const c = text.charCodeAt(i);
+  return c < 0x80 ? isWord(c) : isWordCodePoint(text.codePointAt(i) ?? c);
+}
+
+/** @internal */
+export class DictionaryDetector implements Detector {
+  private readonly root = newNode();
+  /** The root's children by ASCII code, for the per-position lookup. */
+  private readonly asciiRoot: Array<TrieNode | undefined> = new Array(128).fill(undefined);
+
+  constructor(
+    readonly name: string,
+    words: string[],
+    private readonly caseSensitive: boolean,
+  ) {
+    let count = 0;
+    for (const word of words) {
+      const phrase = word.trim();
+      if (phrase.length === 0) continue;
+      count++;
+      let node = this.root;
+      for (let k = 0; k < phrase.length; k++) {
+        const c = phrase.charCodeAt(k);
+        if (isSpaceCode(c)) {
+          while (k + 1 < phrase.length && isSpaceCode(phrase.charCodeAt(k + 1))) k++;
+          node.space ??= newNode();
+          node = node.space;
+          continue;
+        }
+        const key = caseSensitive ? c : foldUnit(c);
         let child = node.next.get(key);
-        if (!child) {
-          child = { next: new Map(), terminal: false };
+        if (child === undefined) {
+          child = newNode();
           node.next.set(key, child);
         }
         node = child;
       }
+      node.terminal = true;
     }
-    node.terminal = true;
+    if (count === 0) throw new Error(`content detector "${name}": the word list is empty`);
+    for (const [key, child] of this.root.next) if (key < 128) this.asciiRoot[key] = child;
   }
-  const compile = (node: Node): string => {
-    // Longest first: children before the terminal (empty) alternative.
-    const alts: string[] = [];
-    for (const [key, child] of node.next)
-      alts.push((key === WS ? '\\s+' : escapeRegex(key)) + compile(child));
-    if (alts.length === 0) return '';
-    const body = alts.length === 1 ? alts[0] : `(?:${alts.join('|')})`;
-    if (!node.terminal) return body;
-    // A phrase may end here: try the longer ones first, but only where the word ends.
-    return `(?:${body}|(?!${WORD_CLASS}))`;
-  };
-  const source = `(?<!${WORD_CLASS})${compile(root)}(?!${WORD_CLASS})`;
-  return new PatternDetector(name, new RegExp(source, caseSensitive ? 'gu' : 'giu'));
+
+  find(text: string): Finding[] {
+    const out: Finding[] = [];
+    this.scan(text, out, false);
+    return out;
+  }
+
+  /** False only when `find` certainly finds nothing (it is find, stopping at the first match). */
+  mightMatch(text: string): boolean {
+    return this.scan(text, null, true);
+  }
+
+  private scan(text: string, out: Finding[] | null, first: boolean): boolean {
+    const n = text.length;
+    const cs = this.caseSensitive;
+    let found = false;
+    let i = 0;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      const start =
+        c < 0x80 ? this.asciiRoot[cs ? c : foldUnit(c)] : this.root.next.get(cs ? c : foldUnit(c));
+      if (start !== undefined && !wordBefore(text, i)) {
+        const end = this.walk(text, start, i + 1);
+        if (end > 0) {
+          found = true;
+          if (first) return true;
+          out?.push({ detector: this.name, start: i, end });
+          i = end;
+          continue;
+        }
+      }
+      i++;
+    }
+    return found;
+  }
+
+  /** The end of the longest phrase from `node` at `k` that ends at a word boundary, or -1. */
+  private walk(text: string, node: TrieNode, k: number): number {
+    const n = text.length;
+    let best = -1;
+    for (;;) {
+      if (node.terminal && !wordAt(text, k)) best = k;
+      if (k >= n) break;
+      const c = text.charCodeAt(k);
+      if (node.space !== null && isSpaceCode(c)) {
+        k++;
+        while (k < n && isSpaceCode(text.charCodeAt(k))) k++;
+        node = node.space;
+        continue;
+      }
+      const child = node.next.get(this.caseSensitive ? c : foldUnit(c));
+      if (child === undefined) break;
+      node = child;
+      k++;
+    }
+    return best;
+  }
 }
 
-const WS = '\u0000ws';
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/-]/g, (c) => (c === '-' ? '\\x2d' : `\\${c}`));
+/**
+ * Whether a detector can find something in `text`: exact and cheaper than `find` for our own custom
+ * detectors; any other Detector can only be asked to find.
+ * @internal
+ */
+export function detectorMightMatch(d: Detector, text: string): boolean {
+  if (d instanceof PatternDetector || d instanceof DictionaryDetector) return d.mightMatch(text);
+  return d.find(text).length > 0;
 }

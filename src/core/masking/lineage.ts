@@ -4,7 +4,7 @@ import type { MaskIndex } from './mask-index';
 
 export interface LineageFinding {
   action: LineageAction;
-  usage: Exclude<ColumnUsage, 'output'>;
+  usage: Exclude<ColumnUsage, 'output'> | 'statistics';
   /** `relation.column` as the statement names it. */
   column: string;
 }
@@ -15,7 +15,17 @@ const USAGE_TEXT: Record<LineageFinding['usage'], string> = {
   predicate: 'filters, joins, groups or orders on it, which can reveal its values',
   write: 'writes it (or returns it from a write) where it would no longer be masked',
   copy: 'copies it out with COPY, which Airlock does not mask column by column',
+  statistics: 'reads planner statistics, which hold sample values of columns',
 };
+
+/** Catalogs whose rows carry sample values of every analysed column. */
+const STATISTICS = new Set([
+  'pg_statistic',
+  'pg_stats',
+  'pg_stats_ext',
+  'pg_stats_ext_exprs',
+  'pg_statistic_ext_data',
+]);
 
 /**
  * Masked columns may be read only as plain select-list columns, which the wire masks. Anywhere else the
@@ -29,6 +39,17 @@ export function lineageFindings(
 ): LineageFinding[] {
   const relations = facts.relations.map(qualifiedName);
   const findings: LineageFinding[] = [];
+  if (policy.columns?.length) {
+    for (const r of facts.relations) {
+      if (STATISTICS.has(r.name) && (!r.schema || r.schema === 'pg_catalog')) {
+        findings.push({
+          action: 'deny',
+          usage: 'statistics',
+          column: `${qualifiedName(r)} (masked columns' values)`,
+        });
+      }
+    }
+  }
   for (const c of facts.columns) {
     if (c.usage === 'output' || !index.isMasked(c.relations, c.column, relations)) continue;
     const action = c.usage === 'copy' ? 'deny' : (policy.lineage?.[c.usage] ?? 'deny');

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { wholeValueKind } from './detectors';
 
 /**
  * Masks: what a masked value (a whole column value, or a detector's finding inside a text) becomes.
@@ -16,8 +17,11 @@ import { createHmac } from 'node:crypto';
  *     webhook URL up to /services/), the rest '*'; a 40-character AWS secret is all '*'
  *   - jwt: the header segment kept (algorithm and type, not secret), payload and signature '*'
  *   - private-key: no part of key material is shown: the redact token
- *   - column and any other kind (custom detectors): the last 4 characters kept when the value is longer
- *     than 8 characters, otherwise all '*' (counted in code points)
+ *   - column and any other kind (custom detectors): a value that one of the built-in detectors finds as a
+ *     whole (surrounding whitespace aside, as in padded char(n) values) is masked as that kind — an
+ *     e-mail column keeps its domain, a card column its last 4 digits, a token column only its prefix;
+ *     anything else keeps its last 4 characters when longer than 8 characters, otherwise is all '*'
+ *     (counted in code points)
  * - hash: `h:` + the first 16 hex digits of HMAC-SHA-256(hashKey, UTF-8 value): the same value under the
  *   same key always masks the same (joins and group-bys on masked output line up, across columns and
  *   content findings alike); a different key gives a different output. The value is hashed exactly as it
@@ -115,9 +119,23 @@ function partialMask(value: string, kind: string): string {
     case 'private-key':
       return redactToken(kind);
     default:
-      return defaultPartial(value);
+      return shapedPartial(value);
   }
 }
+
+/** Column values and other kinds: as the built-in kind the whole value is, else the default. */
+function shapedPartial(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isSpace(value.charCodeAt(start))) start++;
+  while (end > start && isSpace(value.charCodeAt(end - 1))) end--;
+  const core = start === 0 && end === value.length ? value : value.slice(start, end);
+  const kind = wholeValueKind(core);
+  if (kind === null) return defaultPartial(value);
+  return value.slice(0, start) + partialMask(core, kind) + value.slice(end);
+}
+
+const isSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 
 /** Column values and unknown kinds: the last 4 characters when longer than 8, else all '*'. */
 function defaultPartial(value: string): string {

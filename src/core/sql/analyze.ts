@@ -124,6 +124,18 @@ function constText(node: unknown, w: StatementWalker): string | undefined {
   return undefined;
 }
 
+/** The select-list expression an ORDER BY / GROUP BY item names by position (ORDER BY 2) or output name. */
+function outputReferenced(item: unknown, targets: unknown[]): unknown {
+  if (!isObj(item)) return undefined;
+  const rt = (t: unknown) => (isObj(t) && isObj(t.ResTarget) ? t.ResTarget : undefined);
+  if (isObj(item.A_Const) && isObj(item.A_Const.ival)) {
+    return rt(targets[Number(item.A_Const.ival.ival ?? 0) - 1])?.val;
+  }
+  const fields = isObj(item.ColumnRef) && Array.isArray(item.ColumnRef.fields) ? item.ColumnRef.fields : [];
+  const name = fields.length === 1 ? str(fields[0]) : undefined;
+  return name === undefined ? undefined : targets.map(rt).find((t) => t?.name === name)?.val;
+}
+
 const TRUTHY = new Set(['true', 'on', '1', 'yes']);
 const FALSY = new Set(['false', 'off', '0', 'no']);
 
@@ -364,6 +376,17 @@ class StatementWalker {
         ]) {
           this.walk(body[k], k);
         }
+        // ORDER BY / GROUP BY / DISTINCT ON name select-list entries by position or output name.
+        const targets = Array.isArray(body.targetList) ? body.targetList : [];
+        for (const k of ['groupClause', 'sortClause', 'distinctClause']) {
+          for (const item of Array.isArray(body[k]) ? body[k] : []) {
+            const node = isObj(item) && isObj(item.SortBy) ? item.SortBy.node : item;
+            // ORDER BY 1 and ORDER BY 2 name different columns: positions decide the facts.
+            if (isObj(node) && isObj(node.A_Const)) this.numbersMatter = true;
+            const entry = outputReferenced(node, targets);
+            if (entry) this.walk(entry, k);
+          }
+        }
       });
       // Set operations lose the origin of their columns: a plain column in a branch is derived output.
       // (Their branches come as bare SelectStmt bodies.)
@@ -488,17 +511,24 @@ class StatementWalker {
       });
     // Innermost scope first: correlated subqueries see the outer FROM too.
     const lookup = (alias: string) => this.scopes.findLast((sc) => sc.from.has(alias))?.from.get(alias);
-    const visible = () => {
-      const all = new Set<string>();
-      for (const sc of this.scopes) for (const f of sc.from.values()) for (const r of f.relations) all.add(r);
-      return all.size ? [...all] : ['*'];
-    };
     if (parts.length === 1) {
       const [col] = parts;
       const whole = col === '*' ? undefined : lookup(col);
-      if (whole)
+      if (whole) {
         push(whole.relations, '*'); // a bare FROM alias is a whole-row reference (SELECT t FROM t)
-      else push(visible(), col);
+        return;
+      }
+      // An unqualified name may be any visible table's column, or any output of a visible subquery or
+      // CTE — whose names need not match their sources' (SELECT e FROM (SELECT email e …) s): for those,
+      // every column of what they read is a candidate.
+      const tables = new Set<string>();
+      const derived = new Set<string>();
+      for (const sc of this.scopes) {
+        for (const f of sc.from.values()) for (const r of f.relations) (f.table ? tables : derived).add(r);
+      }
+      if (tables.size) push([...tables], col);
+      if (derived.size) push([...derived], '*');
+      if (!tables.size && !derived.size) push(['*'], col);
     } else {
       const col = parts[parts.length - 1];
       const source = lookup(parts[parts.length - 2]);

@@ -7,12 +7,20 @@ import { Msg, decodeErrorFields, errorResponse } from './protocol/messages';
 
 /** Types whose binary wire format is their text (so a binary value can be masked as text). */
 const TEXTUAL_TYPES = new Set([25, 1043, 1042, 19, 18, 114, 142, 705]);
+/**
+ * Types whose binary format holds no text at all (numbers, booleans, times, UUIDs, OIDs). Any other
+ * binary value — arrays, jsonb, records, user types — may embed text the detectors cannot see.
+ */
+const TEXTLESS_BINARY_TYPES = new Set([
+  16, 20, 21, 23, 26, 700, 701, 1700, 1082, 1083, 1114, 1184, 1186, 1266, 2950,
+]);
 
 interface Field {
   name: string;
   style: MaskStyleName | undefined;
   binary: boolean;
   textual: boolean;
+  textless: boolean;
 }
 
 /**
@@ -120,14 +128,17 @@ export class ResultMasker {
         style: m.index.styleForField(tableOid, attnum),
         binary: format === 1,
         textual: TEXTUAL_TYPES.has(typeOid),
+        textless: TEXTLESS_BINARY_TYPES.has(typeOid),
       });
     }
     this.fields = fields;
-    const unmaskable = fields.find((f) => f.style && f.binary && !f.textual);
+    const unmaskable = fields.find(
+      (f) => f.binary && !f.textual && (f.style !== undefined || (m.scanner !== null && !f.textless)),
+    );
     this.refusal = unmaskable
       ? new PgError(
           SqlState.featureNotSupported,
-          `airlock: column "${unmaskable.name}" is masked and cannot be sent in binary format`,
+          `airlock: column "${unmaskable.name}" cannot be masked in binary format`,
           {
             hint: 'Request the result in text format (the default for psql and most drivers).',
           },
@@ -145,12 +156,17 @@ export class ResultMasker {
       offset = start + Math.max(len, 0);
       if (len < 0) continue;
       const field = this.fields[i];
-      const binaryOpaque = field?.binary && !field.textual;
-      if (binaryOpaque) continue; // unmasked binary values of non-text types carry no free text
+      if (field?.binary && !field.textual) continue; // numbers, times, …: no text to mask (see describe)
       const text = message.toString('utf8', start, offset);
       let masked: string | null = text;
-      if (field?.style) masked = maskValue(text, field.style, columnKind(text), m.hashKey);
-      else if (m.scanner?.mightContain(text)) masked = m.scanner.scan(text).text;
+      if (field?.style) {
+        masked = maskValue(
+          text,
+          field.style,
+          field.style === 'partial' ? columnKind(text) : 'column',
+          m.hashKey,
+        );
+      } else if (m.scanner?.mightContain(text)) masked = m.scanner.scan(text).text;
       if (masked === text) continue;
       parts ??= new Array<Buffer | null | undefined>(count);
       parts[i] = masked === null ? null : Buffer.from(masked, 'utf8');
