@@ -1,6 +1,7 @@
 import { parseAndValidate } from '../validate';
 import { STATEMENT_KINDS } from '../sql/facts';
 import { DANGER_CATEGORIES } from '../sql/function-catalog';
+import { BUILTIN_DETECTORS } from '../masking/detectors';
 
 /**
  * The policy document: ordered rules that match statements and say allow, deny or review. Deny
@@ -156,22 +157,7 @@ export const policySchema = {
                 { const: 'all' },
                 {
                   type: 'array',
-                  items: {
-                    enum: [
-                      'card',
-                      'email',
-                      'phone',
-                      'ssn',
-                      'iban',
-                      'ipv4',
-                      'ipv6',
-                      'jwt',
-                      'aws-key',
-                      'github-token',
-                      'slack-token',
-                      'private-key',
-                    ],
-                  },
+                  items: { enum: [...BUILTIN_DETECTORS] },
                 },
               ],
             },

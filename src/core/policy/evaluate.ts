@@ -29,14 +29,15 @@ export type StatementDecision =
 export type PolicyDecision = StatementDecision & { statements: StatementDecision[] };
 
 /** Flags an allow/review rule must name explicitly to cover a statement that has them. */
-const GATED_FLAGS = new Set([
+export const GATED_FLAGS = [
   'server-file',
   'server-program',
   'read-write-transaction',
   'security-setting',
   'opaque-code',
   'two-phase',
-]);
+] as const;
+const GATED = new Set<string>(GATED_FLAGS);
 
 const FLAG_TEXT: Record<string, string> = {
   'server-file': 'read or write a file on the database server',
@@ -125,7 +126,7 @@ export function ruleMismatch(rule: PolicyRule, f: StatementFacts, ctx: Evaluatio
       (x) => x.classification.class !== 'safe' && !functionMatches(w.functions ?? [], x),
     );
     if (fn) return `it does not permit ${describeFunction(fn)}`;
-    const flag = f.flags.find((x) => GATED_FLAGS.has(x) && !(w.flags as string[] | undefined)?.includes(x));
+    const flag = f.flags.find((x) => GATED.has(x) && !(w.flags as string[] | undefined)?.includes(x));
     if (flag) return `it does not permit statements that ${FLAG_TEXT[flag]}`;
   } else {
     if (w.functions && !f.functions.some((x) => functionMatches(w.functions ?? [], x))) {

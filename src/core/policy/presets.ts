@@ -1,5 +1,5 @@
 import type { PolicyDocument } from './document';
-import { anyGlob } from './evaluate';
+import { GATED_FLAGS, anyGlob } from './evaluate';
 
 /** Built-in policies the config can name instead of a file. */
 export const PRESETS: Record<'allow-all' | 'read-only', PolicyDocument> = {
@@ -13,14 +13,7 @@ export const PRESETS: Record<'allow-all' | 'read-only', PolicyDocument> = {
         effect: 'allow',
         when: {
           functions: ['*'],
-          flags: [
-            'server-file',
-            'server-program',
-            'read-write-transaction',
-            'security-setting',
-            'opaque-code',
-            'two-phase',
-          ],
+          flags: [...GATED_FLAGS],
         },
       },
     ],
