@@ -151,6 +151,11 @@ rules:
       /give a pattern or words/,
     );
     assert.throws(
+      () =>
+        parsePolicy(base + "  content: { detectors: all, custom: [{ name: x, pattern: 'a*' }] }\n", 'p.yaml'),
+      /masking\.content\.custom\.0 \(line 4\): .*empty/,
+    );
+    assert.throws(
       () => parsePolicy(base + '  columns: [{ columns: [customers.email], mask: redact }]\n', 'p.yaml'),
       /must match pattern/,
     );

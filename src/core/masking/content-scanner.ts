@@ -58,8 +58,9 @@ export class ContentScanner {
       const features = text === this.lastText ? this.lastFeatures : textFeatures(text);
       this.lastText = null; // do not keep a large value alive
       if (features !== 0) {
-        findings = [];
-        for (const d of this.builtins) d.scanInto(text, features, findings);
+        for (const d of this.builtins) {
+          if (d.gate(features)) d.scanInto(text, features, (findings ??= []));
+        }
       }
     }
     for (const d of this.custom) {

@@ -1,7 +1,7 @@
 import { parseAndValidate } from '../validate';
 import { STATEMENT_KINDS } from '../sql/facts';
 import { DANGER_CATEGORIES } from '../sql/function-catalog';
-import { BUILTIN_DETECTORS } from '../masking/detectors';
+import { BUILTIN_DETECTORS, dictionaryDetector, regexDetector } from '../masking/detectors';
 
 /**
  * The policy document: ordered rules that match statements and say allow, deny or review. Deny
@@ -281,6 +281,13 @@ export function parsePolicy(text: string, file: string): PolicyDocument {
       doc.fail(['masking', 'content', 'custom', i, 'mask'], 'hash masks need masking.hashKey');
     if (!d.pattern === !d.words)
       doc.fail(['masking', 'content', 'custom', i], 'give a pattern or words, not both');
+    // Compiled now, so that a bad pattern stops the policy from loading rather than a result mid-stream.
+    try {
+      if (d.pattern) regexDetector(d.name, d.pattern);
+      else dictionaryDetector(d.name, d.words ?? []);
+    } catch (err) {
+      doc.fail(['masking', 'content', 'custom', i], (err as Error).message);
+    }
   }
   return doc.value;
 }
