@@ -124,16 +124,31 @@ function constText(node: unknown, w: StatementWalker): string | undefined {
   return undefined;
 }
 
-/** The select-list expression an ORDER BY / GROUP BY item names by position (ORDER BY 2) or output name. */
-function outputReferenced(item: unknown, targets: unknown[]): unknown {
-  if (!isObj(item)) return undefined;
-  const rt = (t: unknown) => (isObj(t) && isObj(t.ResTarget) ? t.ResTarget : undefined);
+/**
+ * The select-list expressions an ORDER BY / GROUP BY item names by position (ORDER BY 2) or by output
+ * name, also inside ROLLUP/CUBE/GROUPING SETS. A position past a `*` cannot be counted: every entry.
+ */
+function outputsReferenced(item: unknown, targets: unknown[]): unknown[] {
+  if (!isObj(item)) return [];
+  const vals = targets.map((t) => (isObj(t) && isObj(t.ResTarget) ? t.ResTarget : undefined));
   if (isObj(item.A_Const) && isObj(item.A_Const.ival)) {
-    return rt(targets[Number(item.A_Const.ival.ival ?? 0) - 1])?.val;
+    const n = Number(item.A_Const.ival.ival ?? 0);
+    const star = vals.slice(0, n).some((v) => isObj(v?.val) && JSON.stringify(v?.val).includes('A_Star'));
+    return star ? vals.map((v) => v?.val) : [vals[n - 1]?.val];
+  }
+  if (isObj(item.GroupingSet)) {
+    return (Array.isArray(item.GroupingSet.content) ? item.GroupingSet.content : []).flatMap((c) =>
+      outputsReferenced(c, targets),
+    );
+  }
+  if (isObj(item.RowExpr)) {
+    return (Array.isArray(item.RowExpr.args) ? item.RowExpr.args : []).flatMap((c) =>
+      outputsReferenced(c, targets),
+    );
   }
   const fields = isObj(item.ColumnRef) && Array.isArray(item.ColumnRef.fields) ? item.ColumnRef.fields : [];
   const name = fields.length === 1 ? str(fields[0]) : undefined;
-  return name === undefined ? undefined : targets.map(rt).find((t) => t?.name === name)?.val;
+  return name === undefined ? [] : vals.filter((v) => v?.name === name).map((v) => v?.val);
 }
 
 const TRUTHY = new Set(['true', 'on', '1', 'yes']);
@@ -157,6 +172,12 @@ class StatementWalker {
   private usage: ColumnUsage = 'expression';
   /** Inside a set operation or a recursive CTE, a plain output column is derived: the server loses its origin. */
   private derivedOutput = false;
+  /**
+   * Whether the rows of the select being walked reach the client as they are (the statement's own
+   * select, a FROM subquery or CTE of it): only there is a plain column plain output. A subquery in a
+   * WHERE, a function argument, VALUES or OFFSET yields a value the server computes with.
+   */
+  private outputContext = false;
   /** Open collections of base relations read, one per subquery or CTE being walked. */
   private readonly collectors: Array<Set<string>> = [];
   readonly flags = new Set<StatementFlag>();
@@ -207,13 +228,37 @@ class StatementWalker {
         return this.walkFields(body, ['name']);
       case 'ColumnRef':
         return this.columnRef(body);
-      case 'JoinExpr':
-        this.walk(body.larg, 'larg');
-        this.walk(body.rarg, 'rarg');
-        return this.withUsage('predicate', () => this.walk(body.quals, 'quals'));
+      case 'JoinExpr': {
+        const read = this.collect(() => {
+          this.walk(body.larg, 'larg');
+          this.walk(body.rarg, 'rarg');
+        });
+        this.withContext('predicate', false, () => {
+          this.walk(body.quals, 'quals');
+          // USING (col) and NATURAL compare columns of both sides (and a FULL join's merged column
+          // has no origin the wire could mask).
+          for (const col of names(body.usingClause)) this.useColumn([...read], col, 'predicate');
+          if (body.isNatural) this.useColumn([...read], '*', 'predicate');
+        });
+        const alias = isObj(body.join_using_alias)
+          ? body.join_using_alias
+          : isObj(body.alias)
+            ? body.alias
+            : null;
+        if (alias)
+          this.scopes[this.scopes.length - 1]?.from.set(String(alias.aliasname), {
+            relations: [...read],
+            table: false,
+          });
+        return;
+      }
       case 'RangeSubselect':
       case 'RangeFunction': {
-        const read = this.collect(() => this.walkFields(body, ['alias']));
+        // A FROM subquery passes its rows on; a function in FROM computes from its arguments.
+        const keep = type === 'RangeSubselect' ? this.outputContext : false;
+        const read = this.collect(() =>
+          this.withContext(this.usage, keep, () => this.walkFields(body, ['alias'])),
+        );
         const alias = isObj(body.alias) ? (body.alias.aliasname as string) : undefined;
         if (alias)
           this.scopes[this.scopes.length - 1]?.from.set(alias, { relations: [...read], table: false });
@@ -267,7 +312,9 @@ class StatementWalker {
     );
     if (!existing) this.relations.push({ schema, name, access });
     const qualified = schema ? `${schema}.${name}` : name;
-    scope?.from.set(alias, { relations: [qualified], table: true });
+    // With a column alias list (FROM customers c(i, n)) its columns go by other names: treat it as derived.
+    const renamed = isObj(rv.alias) && Array.isArray(rv.alias.colnames) && rv.alias.colnames.length > 0;
+    scope?.from.set(alias, { relations: [qualified], table: !renamed });
     for (const c of this.collectors) c.add(qualified);
   }
 
@@ -291,6 +338,21 @@ class StatementWalker {
     } finally {
       this.usage = saved;
     }
+  }
+
+  private withContext(usage: ColumnUsage, outputContext: boolean, fn: () => void): void {
+    const saved = this.outputContext;
+    this.outputContext = outputContext;
+    try {
+      this.withUsage(usage, fn);
+    } finally {
+      this.outputContext = saved;
+    }
+  }
+
+  /** The statement's own select (or what it declares, prepares, copies): its rows go to the client. */
+  topLevel(fn: () => void): void {
+    this.withContext(this.usage, true, fn);
   }
 
   private withDerivedOutput(fn: () => void): void {
@@ -351,6 +413,7 @@ class StatementWalker {
   }
 
   private select(body: Obj): void {
+    const outputs = this.outputContext;
     this.inScope(() => {
       const scope = this.scopes[this.scopes.length - 1];
       this.withClause(body.withClause, scope);
@@ -362,10 +425,10 @@ class StatementWalker {
       if (Array.isArray(body.lockingClause) && body.lockingClause.length) this.flags.add('row-lock');
       const start = this.columnCount;
       // FROM first, so the select list and WHERE resolve aliases.
-      this.withUsage('expression', () => this.walk(body.fromClause, 'fromClause'));
+      this.withContext('expression', outputs, () => this.walk(body.fromClause, 'fromClause'));
       this.depth++;
-      for (const t of Array.isArray(body.targetList) ? body.targetList : []) this.target(t);
-      this.withUsage('predicate', () => {
+      for (const t of Array.isArray(body.targetList) ? body.targetList : []) this.target(t, outputs);
+      this.withContext('predicate', false, () => {
         for (const k of [
           'whereClause',
           'havingClause',
@@ -382,10 +445,17 @@ class StatementWalker {
           for (const item of Array.isArray(body[k]) ? body[k] : []) {
             const node = isObj(item) && isObj(item.SortBy) ? item.SortBy.node : item;
             // ORDER BY 1 and ORDER BY 2 name different columns: positions decide the facts.
-            if (isObj(node) && isObj(node.A_Const)) this.numbersMatter = true;
-            const entry = outputReferenced(node, targets);
-            if (entry) this.walk(entry, k);
+            if (JSON.stringify(node ?? null).includes('A_Const')) this.numbersMatter = true;
+            for (const entry of outputsReferenced(node, targets)) this.walk(entry, k);
           }
+        }
+        // Plain DISTINCT compares whole output rows.
+        if (
+          Array.isArray(body.distinctClause) &&
+          body.distinctClause.some((d) => !isObj(d) || Object.keys(d).length === 0)
+        ) {
+          for (const t of targets)
+            this.walk(isObj(t) && isObj(t.ResTarget) ? t.ResTarget.val : t, 'distinctClause');
         }
       });
       // Set operations lose the origin of their columns: a plain column in a branch is derived output.
@@ -394,7 +464,7 @@ class StatementWalker {
         if (isObj(body.larg)) this.select(body.larg);
         if (isObj(body.rarg)) this.select(body.rarg);
       });
-      this.withUsage('expression', () =>
+      this.withContext('expression', false, () =>
         this.walkFields(body, [
           'withClause',
           'intoClause',
@@ -416,16 +486,16 @@ class StatementWalker {
   }
 
   /** One entry of a select list: a plain column is output the wire can mask; anything else is computed. */
-  private target(t: unknown): void {
+  private target(t: unknown, outputs: boolean): void {
     const rt = isObj(t) && isObj(t.ResTarget) ? t.ResTarget : null;
     if (!rt) return this.walk(t, 'targetList');
     const ref = isObj(rt.val) && isObj(rt.val.ColumnRef) ? rt.val.ColumnRef : null;
     // A bare FROM alias (SELECT t FROM t) is one composite value: the wire cannot mask inside it.
     const fields = ref && Array.isArray(ref.fields) ? ref.fields : [];
     const wholeRow = fields.length === 1 && this.scopes.some((sc) => sc.from.has(str(fields[0]) ?? '\0'));
-    const plain = ref !== null && !wholeRow && !this.derivedOutput;
+    const plain = outputs && ref !== null && !wholeRow && !this.derivedOutput;
     const start = this.columnCount;
-    this.withUsage(plain ? 'output' : 'expression', () => this.walk(rt.val, 'val'));
+    this.withContext(plain ? 'output' : 'expression', false, () => this.walk(rt.val, 'val'));
     // Columns inside a computed entry (also a subquery's plain outputs) reach the client computed.
     if (!plain) this.relabel(start, ['output'], 'expression');
   }
@@ -514,10 +584,9 @@ class StatementWalker {
     if (parts.length === 1) {
       const [col] = parts;
       const whole = col === '*' ? undefined : lookup(col);
-      if (whole) {
-        push(whole.relations, '*'); // a bare FROM alias is a whole-row reference (SELECT t FROM t)
-        return;
-      }
+      // A bare FROM alias is a whole-row reference (SELECT t FROM t) — unless a table has a column of
+      // that name, which PostgreSQL prefers: both are candidates.
+      if (whole) push(whole.relations, '*');
       // An unqualified name may be any visible table's column, or any output of a visible subquery or
       // CTE — whose names need not match their sources' (SELECT e FROM (SELECT email e …) s): for those,
       // every column of what they read is a candidate.
@@ -532,6 +601,17 @@ class StatementWalker {
     } else {
       const col = parts[parts.length - 1];
       const source = lookup(parts[parts.length - 2]);
+      const fn = classifyFunction(col);
+      if (source && col !== '*' && fn.class !== 'unknown') {
+        // Attribute notation: c.to_jsonb is to_jsonb(c) when c has no such column — a whole-row call.
+        this.functions.push({ name: col, classification: fn });
+        this.columns.push({
+          relations: source.relations.length ? source.relations : ['*'],
+          column: '*',
+          usage: usage === 'output' ? 'expression' : usage,
+        });
+        return;
+      }
       // Through a subquery or CTE alias a column's name may differ from its source's: every column of
       // what it reads is a candidate.
       if (!source) push(['*'], col);
@@ -590,7 +670,7 @@ const TRANSACTION_COMMANDS: Record<string, string> = {
 function classify(type: string, body: Obj, w: StatementWalker): Classified {
   switch (type) {
     case 'SelectStmt': {
-      w.walk({ SelectStmt: body });
+      w.topLevel(() => w.walk({ SelectStmt: body }));
       if (w.flags.has('creates-table')) return { command: 'SELECT INTO', kind: 'ddl' };
       if (w.flags.has('row-lock')) return { command: 'SELECT FOR UPDATE/SHARE', kind: 'write' };
       return { command: 'SELECT', kind: 'read' };
@@ -615,7 +695,7 @@ function classify(type: string, body: Obj, w: StatementWalker): Classified {
       if (direction === 'from') w.markTargets(body, ['relation']);
       w.walk(body.relation, 'relation');
       const start = w.columnCount;
-      w.walk(body.query, 'query');
+      w.topLevel(() => w.walk(body.query, 'query'));
       if (direction === 'to') {
         // What COPY TO sends out, column by column: a table's columns (all, or those listed), or a query's output.
         w.relabel(start, ['output'], 'copy');
