@@ -47,6 +47,7 @@ describe('masking lineage on the parse tree', () => {
         ['c', '200', '2', 'public', 'contacts', 'mail', 'v'],
         ['d', '200', '100', '3'],
         ['c', '300', '1', 'public', 'orders', 'customer_id', 'r'],
+        ['f', 'leak_fn'],
       ]),
     );
   });
@@ -97,6 +98,13 @@ describe('masking lineage on the parse tree', () => {
       assert.equal(d.effect === 'deny' && d.rule, 'masking', sql);
       assert.match(d.effect === 'deny' ? d.reason : '', reason, sql);
     }
+  });
+
+  it('takes x.f for a call of the user function f on the row (attribute notation), not for a column', () => {
+    const d = decide('select c.leak_fn from customers c');
+    assert.equal(d.effect, 'deny');
+    assert.match(d.effect === 'deny' ? d.reason : '', /leak_fn/);
+    assert.equal(decide('select c.city from customers c').effect, 'allow');
   });
 
   it('knows masked fields by table OID and attribute number, including every column of a view that reads one', () => {

@@ -88,36 +88,55 @@ export function catalogFromRows(rows: string[][], now = Date.now()): CatalogFact
   return { userFunctions, userOperators, columns, relationColumns, viewSources, loadedAt: now };
 }
 
+/** Qualified references `x.f` where f is a user function: attribute notation, PostgreSQL calls f(x). */
+function attributeCalls(s: StatementFacts, catalog: CatalogFacts) {
+  return s.columns.filter((c) => c.column !== '*' && catalog.userFunctions.has(c.column));
+}
+
 function shadowed(s: StatementFacts, catalog: CatalogFacts): boolean {
   return (
     s.functions.some(
       (f) => f.classification.class === 'safe' && !f.schema && catalog.userFunctions.has(f.name),
-    ) || s.operators.some((o) => catalog.userOperators.has(o))
+    ) ||
+    s.operators.some((o) => catalog.userOperators.has(o)) ||
+    attributeCalls(s, catalog).length > 0
   );
 }
 
-/** The analysis with every call that may resolve to a user function or operator made `unknown`. */
+/**
+ * The analysis with every call that may resolve to a user function or operator made `unknown`, and
+ * every column name that is also a user function's name taken as that function called on the row.
+ */
 export function applyCatalog(analysis: SqlAnalysis, catalog: CatalogFacts): SqlAnalysis {
   if (!analysis.ok || (catalog.userFunctions.size === 0 && catalog.userOperators.size === 0)) return analysis;
   if (!analysis.statements.some((s) => shadowed(s, catalog))) return analysis;
   return {
     ...analysis,
-    statements: analysis.statements.map((s) =>
-      shadowed(s, catalog)
-        ? {
-            ...s,
-            functions: [
-              ...s.functions.map((f) =>
-                f.classification.class === 'safe' && !f.schema && catalog.userFunctions.has(f.name)
-                  ? { ...f, classification: { class: 'unknown' as const } }
-                  : f,
-              ),
-              ...s.operators
-                .filter((o) => catalog.userOperators.has(o))
-                .map((o) => ({ name: `operator(${o})`, classification: { class: 'unknown' as const } })),
-            ],
-          }
-        : s,
-    ),
+    statements: analysis.statements.map((s) => {
+      if (!shadowed(s, catalog)) return s;
+      const calls = attributeCalls(s, catalog);
+      return {
+        ...s,
+        functions: [
+          ...s.functions.map((f) =>
+            f.classification.class === 'safe' && !f.schema && catalog.userFunctions.has(f.name)
+              ? { ...f, classification: { class: 'unknown' as const } }
+              : f,
+          ),
+          ...s.operators
+            .filter((o) => catalog.userOperators.has(o))
+            .map((o) => ({ name: `operator(${o})`, classification: { class: 'unknown' as const } })),
+          ...calls.map((c) => ({ name: c.column, classification: { class: 'unknown' as const } })),
+        ],
+        columns: [
+          ...s.columns,
+          ...calls.map((c) => ({
+            ...c,
+            column: '*',
+            usage: c.usage === 'output' ? ('expression' as const) : c.usage,
+          })),
+        ],
+      };
+    }),
   };
 }
