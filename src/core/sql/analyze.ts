@@ -1,5 +1,5 @@
 import { classifyFunction } from './function-catalog';
-import { parseStatements, type ParseNode } from './parser';
+import { isObj, parseStatements, type ParseNode } from './parser';
 import type {
   ColumnUsage,
   ColumnUse,
@@ -19,7 +19,6 @@ import type {
  */
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Settings whose change alters who the session is or whether it may write. */
 const SECURITY_SETTINGS = new Set([

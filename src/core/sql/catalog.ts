@@ -15,6 +15,8 @@ export interface CatalogFacts {
   relationColumns: ReadonlyMap<string, CatalogColumn[]>;
   /** Views (and materialized views) → the base columns (`relid:attnum`) their definition reads. */
   viewSources: ReadonlyMap<string, string[]>;
+  /** Views → their definition (pg_get_viewdef), to follow each output column to its source. */
+  viewDefinitions: ReadonlyMap<string, string>;
   loadedAt: number;
 }
 
@@ -30,7 +32,7 @@ export interface CatalogColumn {
 /**
  * Rows tagged by their first column: 'f' function name, 'o' operator name, 'c' a user relation's column
  * (relid, attnum, schema, table, column, relkind), 'd' a view's dependency on a base column (view relid,
- * base relid, base attnum). One Query, answered before the client's traffic flows.
+ * base relid, base attnum), 'v' a view's definition. One Query, answered before the client's traffic flows.
  */
 export const CATALOG_QUERY = `SELECT 'f', p.proname FROM pg_catalog.pg_proc p
  WHERE p.pronamespace NOT IN ('pg_catalog'::pg_catalog.regnamespace, 'information_schema'::pg_catalog.regnamespace)
@@ -45,7 +47,10 @@ SELECT 'c', c.oid::text, a.attnum::text, n.nspname, c.relname, a.attname, c.relk
 SELECT DISTINCT 'd', r.ev_class::text, d.refobjid::text, d.refobjsubid::text
   FROM pg_catalog.pg_rewrite r
   JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
- WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjsubid > 0 AND d.refobjid <> r.ev_class`;
+ WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjsubid > 0 AND d.refobjid <> r.ev_class;
+SELECT 'v', c.oid::text, pg_catalog.pg_get_viewdef(c.oid)
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')`;
 
 export function catalogFromRows(rows: string[][], now = Date.now()): CatalogFacts {
   const userFunctions = new Set<string>();
@@ -53,6 +58,7 @@ export function catalogFromRows(rows: string[][], now = Date.now()): CatalogFact
   const columns = new Map<string, CatalogColumn>();
   const relationColumns = new Map<string, CatalogColumn[]>();
   const viewSources = new Map<string, string[]>();
+  const viewDefinitions = new Map<string, string>();
   for (const row of rows) {
     switch (row[0]) {
       case 'f':
@@ -76,6 +82,9 @@ export function catalogFromRows(rows: string[][], now = Date.now()): CatalogFact
         relationColumns.set(c.relation, list);
         break;
       }
+      case 'v':
+        viewDefinitions.set(row[1], row[2]);
+        break;
       case 'd': {
         const [, view, relid, attnum] = row;
         const list = viewSources.get(view) ?? [];
@@ -85,7 +94,15 @@ export function catalogFromRows(rows: string[][], now = Date.now()): CatalogFact
       }
     }
   }
-  return { userFunctions, userOperators, columns, relationColumns, viewSources, loadedAt: now };
+  return {
+    userFunctions,
+    userOperators,
+    columns,
+    relationColumns,
+    viewSources,
+    viewDefinitions,
+    loadedAt: now,
+  };
 }
 
 /** Qualified references `x.f` where f is a user function: attribute notation, PostgreSQL calls f(x). */

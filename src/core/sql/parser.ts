@@ -23,6 +23,8 @@ export function sqlParserLoaded(): boolean {
 /** A node of the parse tree as JSON: `{ "SelectStmt": { … } }`. */
 export type ParseNode = Record<string, unknown>;
 
+export const isObj = (v: unknown): v is ParseNode => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 export interface RawStatement {
   stmt: ParseNode;
   /** Byte-free character offsets into the original text (libpg-query reports them in UTF-8 bytes). */
