@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { PostgresCluster } from '../../src/demo/postgres-cluster';
-import type { ProxyUnderTest } from './proxy';
+import { directClient as directPg } from './clients';
 
 /**
  * Helpers for the policy-enforcement tests (read-only bypasses, read-only compatibility, approve-writes,
@@ -19,22 +19,13 @@ export interface PsqlResult {
   stderr: string;
 }
 
-/** libpq environment for a direct (superuser, no proxy) connection to `database`. */
-export function directPsqlEnv(cluster: PostgresCluster, database: string): NodeJS.ProcessEnv {
-  return {
-    PGHOST: cluster.host,
-    PGPORT: String(cluster.port),
-    PGUSER: cluster.user,
-    PGPASSWORD: cluster.password,
-    PGDATABASE: database,
-    PGSSLMODE: 'disable',
-  };
-}
-
-/** libpq environment for a connection through Airlock. */
-export function proxiedPsqlEnv(p: ProxyUnderTest): NodeJS.ProcessEnv {
-  return { ...p.env, PGSSLMODE: 'disable' };
-}
+// The libpq environments and direct clients are the ones every integration test uses.
+export {
+  directEnv as directPsqlEnv,
+  proxiedEnv as proxiedPsqlEnv,
+  directClient as directPg,
+  dropDatabase,
+} from './clients';
 
 /**
  * Runs psql (always with -X, so no ~/.psqlrc) from the cluster's installation with only the given libpq
@@ -81,19 +72,6 @@ export function psql(
   });
 }
 
-/** A node-postgres client connected directly to the cluster as the superuser (no proxy). */
-export async function directPg(cluster: PostgresCluster, database: string): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: cluster.host,
-    port: cluster.port,
-    user: cluster.user,
-    password: cluster.password,
-    database,
-  });
-  await client.connect();
-  return client;
-}
-
 /** Creates `name` afresh (dropping a leftover of an earlier run) and runs `schema` in it directly. */
 export async function freshDatabase(cluster: PostgresCluster, name: string, schema: string): Promise<void> {
   const admin = await directPg(cluster, 'postgres');
@@ -108,15 +86,6 @@ export async function freshDatabase(cluster: PostgresCluster, name: string, sche
     await db.query(schema);
   } finally {
     await db.end();
-  }
-}
-
-export async function dropDatabase(cluster: PostgresCluster, name: string): Promise<void> {
-  const admin = await directPg(cluster, 'postgres');
-  try {
-    await admin.query(`drop database if exists "${name}" with (force)`);
-  } finally {
-    await admin.end();
   }
 }
 
