@@ -4,12 +4,14 @@ import { demoCommand, demoUsage } from './demo-command';
 import { proxyCommand, proxyUsage } from './proxy-command';
 import { policyCommand, policyUsage } from './policy-command';
 import { UsageError } from './usage-error';
+import { verifyCommand, verifyUsage } from './verify-command';
 
 const usage = `Usage: airlock <command> [options]
 
 Commands:
   ${proxyUsage.split('\n')[0]}
   ${demoUsage.split('\n')[0]}
+  ${verifyUsage.split('\n')[0]}
   ${policyUsage.split('\n').slice(0, 3).join('\n  ')}
 
 airlock <command> --help shows more.`;
@@ -43,6 +45,9 @@ async function main(argv: string[]): Promise<number> {
     case 'policy':
       if (values.help) return help(policyUsage);
       return policyCommand(positionals[0], positionals.slice(1), values);
+    case 'verify':
+      if (values.help) return help(verifyUsage);
+      return verifyCommand(values);
     case 'demo':
       if (values.help) return help(demoUsage);
       return demoCommand(values);

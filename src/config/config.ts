@@ -16,6 +16,8 @@ export interface AirlockConfig {
   policyKeys?: string;
   policyRefreshSeconds?: number;
   recordings?: string;
+  /** `batch` (default): events on disk within a few ms (survives a killed proxy); `strict`: synced before release (survives power loss). */
+  recordingSync?: 'batch' | 'strict';
   /** Largest single protocol message the proxy buffers (bytes). */
   maxMessageBytes?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
@@ -96,6 +98,11 @@ export const configSchema = {
       description: 'How often a policy bundle is re-read (default 60).',
     },
     recordings: { type: 'string', description: 'Folder for session recordings.' },
+    recordingSync: {
+      enum: ['batch', 'strict'],
+      description:
+        'batch (default): group commit; strict: every event synced to disk before the client gets its result.',
+    },
     maxMessageBytes: { type: 'integer', minimum: 65536, maximum: 1073741824 },
     logLevel: { enum: ['debug', 'info', 'warn', 'error'] },
   },

@@ -11,6 +11,7 @@ import type { ApprovalBroker } from '../core/approvals/broker';
 import { PolicySource } from '../core/policy/source';
 import { AnalysisCache } from '../core/sql/analysis-cache';
 import { loadSqlParser } from '../core/sql/parser';
+import { Recorder } from '../core/recording/recorder';
 import { makeVerifier } from './postgres/auth/scram';
 import { PostgresListener } from './postgres/listener';
 
@@ -81,6 +82,11 @@ export async function startProxy(
     source = made.source;
   }
   const identity = options.identity ?? { user: os.userInfo().username, groups: [] };
+  const recorder = config.recordings
+    ? Recorder.open(config.recordings, { sync: config.recordingSync })
+    : undefined;
+  if (recorder)
+    log.info(`recording sessions to ${config.recordings} (${config.recordingSync ?? 'batch'} sync)`);
   const listeners: PostgresListener[] = [];
   const endpoints: LocalEndpoint[] = [];
   try {
@@ -103,6 +109,7 @@ export async function startProxy(
         },
         gate,
         identity,
+        recorder,
         maxMessageBytes: config.maxMessageBytes ?? DEFAULT_MAX_MESSAGE,
         authTimeoutMs: 60_000,
         log,
@@ -125,6 +132,7 @@ export async function startProxy(
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     source?.close();
+    recorder?.close();
     throw err;
   }
   return {
@@ -132,6 +140,7 @@ export async function startProxy(
     close: async () => {
       await Promise.all(listeners.map((l) => l.close()));
       source?.close();
+      recorder?.close();
     },
   };
 }

@@ -40,6 +40,8 @@ import { OutputBatch } from './output-batch';
 import { DenialSubstitution, denialError } from './denial';
 import { ObligationTracker } from './obligations';
 import { ResultMasker } from './result-masker';
+import { StatementLog } from './statement-log';
+import type { Recorder } from '../../core/recording/recorder';
 import { startupSettings } from './startup-settings';
 
 /** Everything a listener knows about the connection it serves. */
@@ -55,6 +57,8 @@ export interface ListenerSettings {
   gate: Gate;
   /** The human on whose behalf this listener's clients act. */
   identity: { user: string; groups: string[] };
+  /** Where sessions are recorded (none: not recorded). */
+  recorder?: Recorder;
   maxMessageBytes: number;
   /** Time allowed from connect to the end of authentication, as PostgreSQL's authentication_timeout. */
   authTimeoutMs: number;
@@ -100,6 +104,7 @@ export class ClientSession {
     () => this.settings.gate.resultMasking?.(this.settings.connection) ?? null,
   );
   private context: GateContext | null = null;
+  private log: StatementLog | null = null;
   /** Prepared statements (protocol level) → their SQL and the decision taken at Parse. */
   private readonly statements = new Map<string, { sql: string; rule: string; obligations: Obligations }>();
   /** Portals → the statement they were bound from. */
@@ -185,6 +190,12 @@ export class ClientSession {
       this.client.write(backendKeyData(this.processId, this.secretKey));
       this.client.write(readyForQuery(up.status));
       this.registry.add(this);
+      const recorder = this.settings.recorder;
+      if (recorder) {
+        const { connection, actor } = this.context;
+        const session = recorder.session(this.id, { connection, actor, client: this.clientAddress });
+        this.log = new StatementLog(session, { rows: 20, bytes: 16 * 1024 });
+      }
       this.startRelay(queue.release(), up.leftover);
       this.settings.log.debug(
         `[${this.settings.connection}] session ${this.id} from ${this.clientAddress} ready`,
@@ -424,7 +435,10 @@ export class ClientSession {
         // Executing the unnamed statement: decided at its Parse; its obligations apply now.
         const portal = decodeExecutePortal(message);
         const statement = this.statements.get(this.portals.get(portal) ?? '\0');
-        if (statement) this.obligations.started(statement.obligations, statement.rule, true);
+        if (statement) {
+          this.obligations.started(statement.obligations, statement.rule, true);
+          this.log?.started('extended', statement.sql, statement.rule, true);
+        }
         this.describeForMasking(out, portal);
         break;
       }
@@ -451,6 +465,11 @@ export class ClientSession {
   ): void {
     if (decision.effect === 'allow') {
       if (request.protocol === 'execute') this.describeForMasking(out, decodeExecutePortal(message));
+      if (request.protocol !== 'extended' && request.protocol !== 'startup') {
+        const sql =
+          'sql' in request ? request.sql : `-- fast-path call of function OID ${request.functionOid}`;
+        this.log?.started(request.protocol, sql, decision.rule, request.protocol === 'execute');
+      }
       if (request.protocol === 'extended') {
         this.statements.set(request.statementName, {
           sql: request.sql,
@@ -465,6 +484,13 @@ export class ClientSession {
       this.settings.log.info(
         `[${this.settings.connection}] session ${this.id} denied (${decision.rule}): ${decision.reason}`,
       );
+      const sql =
+        'sql' in request
+          ? request.sql
+          : request.protocol === 'fastpath'
+            ? `-- fast-path call of function OID ${request.functionOid}`
+            : '';
+      this.log?.denied(request.protocol, sql, decision.rule, decision.reason);
       if (request.protocol === 'extended') this.statements.delete(request.statementName);
       // The replacement fails upstream in the same place the original would have run: a Query for a
       // Query or fast-path call, an (unnamed) Parse in an extended-protocol batch.
@@ -485,6 +511,7 @@ export class ClientSession {
       this.denials.cycleSent();
       this.obligations.cycleSent();
       this.masker.cycleSent();
+      this.log?.cycleSent();
     } else if (type === Msg.terminate) {
       this.phase = 'terminating';
     }
@@ -521,15 +548,29 @@ export class ClientSession {
       this.failClient(err);
       return;
     }
-    if (!this.toClient.flushTo(this.client)) this.waitForDrain(this.client, this.upstream as net.Socket);
+    const upstream = this.upstream as net.Socket;
+    if (this.log && this.settings.recorder?.strict) {
+      // Strict recording: nothing reaches the client before its events are synced to disk.
+      upstream.pause();
+      void this.log.durable.then(() => {
+        if (this.phase === 'closed') return;
+        if (this.toClient.flushTo(this.client)) upstream.resume();
+        else this.client.once('drain', () => upstream.resume());
+      });
+      return;
+    }
+    if (!this.toClient.flushTo(this.client)) this.waitForDrain(this.client, upstream);
   }
 
   /** One backend message on its way to the client (bound once: this runs for every message). */
   private readonly onBackendMessage = (type: number, raw: Buffer): void => {
-    const out = this.toClient;
-    // Masking comes first: nothing after it (substitutions, limits) sees an unmasked value.
+    // Masking comes first: nothing after it (substitutions, limits, the recording) sees an unmasked value.
     const message = this.masker.backend(type, raw);
     if (message === null) return;
+    const emit = (buf: Buffer) => {
+      this.log?.backend(buf[0], buf);
+      this.toClient.add(buf);
+    };
     if (type === Msg.readyForQuery) {
       this.status = String.fromCharCode(message[5]) as TransactionStatus;
       this.denials.readyForQuery();
@@ -538,21 +579,18 @@ export class ClientSession {
       if (type === Msg.errorResponse && isFatal(message)) this.upstreamSentFatal = true;
       if (type === Msg.errorResponse && this.denials.active) {
         const replaced = this.denials.substitute(message);
-        if (replaced) {
-          out.add(replaced);
-          return;
-        }
+        if (replaced) return emit(replaced);
       }
       if (this.obligations.active) {
         const verdict = this.obligations.backend(type, message);
         if (verdict === 'drop') return;
         if (verdict !== 'pass') {
-          for (const b of verdict) out.add(b);
+          for (const b of verdict) emit(b);
           return;
         }
       }
     }
-    out.add(message);
+    emit(message);
   };
 
   /** Backpressure: stop reading the source until the destination has drained. */
@@ -614,6 +652,7 @@ export class ClientSession {
     this.registry.remove(this);
     this.obligations.clear();
     this.settings.gate.endSession(this.id);
+    this.log?.end(why);
     this.settings.log.debug(`[${this.settings.connection}] session ${this.id} closed: ${why}`);
     this.upstream?.end();
     const client = this.client;

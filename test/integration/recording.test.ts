@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { Journal } from '../../src/core/recording/journal';
+import { verifyChain, type RecordedEvent } from '../../src/core/recording/chain';
+import { sharedCluster } from '../helpers/global-fixtures';
+import { proxyFor } from '../helpers/proxy';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+
+const statements = (events: RecordedEvent[]) => events.filter((e) => e.type === 'statement');
+
+function cli(args: string[]): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 30_000 }, (err, stdout) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout }),
+    );
+  });
+}
+
+describe('session recording through the proxy', function () {
+  this.timeout(60_000);
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-rec-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('records each statement with its decision, result tags, errors and row samples, hash-chained', async () => {
+    const recordings = path.join(dir, 'rec1');
+    const p = await proxyFor(sharedCluster(), { config: { policy: 'read-only', recordings } });
+    try {
+      const c = await p.connect({ application_name: 'recording-test-agent' });
+      await c.query('select g as n from generate_series(1, 30) g');
+      await assert.rejects(c.query('delete from pg_class'), { code: '42501' });
+      await assert.rejects(c.query("create role intruder password 'hunter2-in-sql'"), { code: '42501' });
+      await assert.rejects(c.query('select 1/0'), { code: '22012' });
+      await c.query('select $1::int + 1 as two', [1]);
+      await c.end();
+    } finally {
+      await p.close();
+    }
+    const { events, damaged } = Journal.read(recordings);
+    assert.deepEqual(damaged, []);
+    assert.deepEqual(verifyChain(events), []);
+    const start = events.find((e) => e.type === 'session-start');
+    assert.equal((start?.data.actor as { agent?: string }).agent, 'recording-test-agent');
+    const st = statements(events);
+    const bySql = (re: RegExp) =>
+      st.find((e) => re.test(String(e.data.sql)))?.data as Record<string, unknown>;
+    const series = bySql(/generate_series/);
+    assert.deepEqual(series.tags, ['SELECT 30']);
+    const sample = series.sample as { columns: string[]; rows: string[][]; truncated: boolean };
+    assert.deepEqual(sample.columns, ['n']);
+    assert.equal(sample.rows.length, 20);
+    assert.equal(sample.truncated, true);
+    assert.deepEqual(sample.rows[0], ['1']);
+    assert.equal(bySql(/delete from pg_class/).decision, 'deny');
+    assert.equal(bySql(/delete from pg_class/).rule, 'default');
+    assert.deepEqual(bySql(/1\/0/).error, { code: '22012', message: 'division by zero' });
+    assert.deepEqual(bySql(/\$1::int/).tags, ['SELECT 1']);
+    assert.equal(events[events.length - 1].type, 'session-end');
+    const raw = readFileSync(path.join(recordings, 'journal.jsonl'), 'utf8');
+    assert.doesNotMatch(raw, /hunter2-in-sql/, 'a password in CREATE ROLE reached the recording');
+    assert.match(raw, /create role intruder password '\[REDACTED\]'/);
+    assert.ok(!raw.includes(sharedCluster().password), 'the upstream password reached the recording');
+    assert.ok(!raw.includes(p.endpoint.password), 'the local session secret reached the recording');
+  });
+
+  it('airlock verify passes on an intact recording and names an edited or removed event', async () => {
+    const recordings = path.join(dir, 'rec2');
+    const p = await proxyFor(sharedCluster(), { config: { policy: 'read-only', recordings } });
+    const c = await p.connect();
+    for (let i = 0; i < 5; i++) await c.query(`select ${i} as v`);
+    await c.end();
+    await p.close();
+    const config = path.join(dir, 'rec2.yaml');
+    writeFileSync(
+      config,
+      `policy: read-only\nrecordings: ${recordings}\nconnections: [{name: x, kind: postgres, upstream: "postgres://u@127.0.0.1/db"}]\n`,
+    );
+    const ok = await cli(['verify', '--config', config]);
+    assert.equal(ok.code, 0, ok.stdout);
+    assert.match(ok.stdout, /1 session\(s\), \d+ event\(s\): verified/);
+
+    const file = path.join(recordings, 'journal.jsonl');
+    const original = readFileSync(file, 'utf8');
+    writeFileSync(file, original.replace('select 3 as v', 'select 9 as v'));
+    const edited = await cli(['verify', '--config', config]);
+    assert.equal(edited.code, 1);
+    assert.match(edited.stdout, /event \d+: modified: its content does not match its hash/);
+
+    const lines = original.trimEnd().split('\n');
+    writeFileSync(file, [...lines.slice(0, 2), ...lines.slice(3)].join('\n') + '\n');
+    const removed = await cli(['verify', '--config', config]);
+    assert.equal(removed.code, 1);
+    assert.match(removed.stdout, /event 4: event 3 before it is missing/);
+  });
+
+  it('after kill -9 of the proxy, every statement whose result the client received is recorded and verifies', async () => {
+    assert.ok(existsSync(CLI), 'dist/cli.js is built by npm test');
+    const recordings = path.join(dir, 'rec3');
+    const cluster = sharedCluster();
+    const config = path.join(dir, 'rec3.yaml');
+    const ready = path.join(dir, 'rec3.ready.json');
+    writeFileSync(
+      config,
+      `policy: read-only\nrecordings: ${recordings}\nlogLevel: warn\nconnections:\n  - name: crash\n    kind: postgres\n    upstream: postgres://${cluster.user}@${cluster.host}:${cluster.port}/postgres?sslmode=disable\n    passwordEnv: AIRLOCK_REC_TEST_PW\n`,
+    );
+    const proxy = spawn(process.execPath, [CLI, 'proxy', '--config', config, '--ready-file', ready], {
+      env: { ...process.env, AIRLOCK_REC_TEST_PW: cluster.password },
+      stdio: 'ignore',
+    });
+    try {
+      for (let i = 0; i < 200 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 50));
+      const e = JSON.parse(readFileSync(ready, 'utf8')).connections[0];
+      const c = new pg.Client({
+        host: e.host,
+        port: e.port,
+        user: e.user,
+        password: e.password,
+        database: e.database,
+      });
+      c.on('error', () => undefined);
+      await c.connect();
+      const received: number[] = [];
+      const killer = setTimeout(() => proxy.kill('SIGKILL'), 400);
+      try {
+        for (let i = 0; i < 100_000; i++) {
+          await c.query(`select ${i} as marker_${i}`);
+          received.push(i);
+        }
+      } catch {
+        // the proxy is gone
+      }
+      clearTimeout(killer);
+      assert.ok(received.length > 10, `only ${received.length} statements ran before the kill`);
+      const { events } = Journal.read(recordings);
+      const recorded = new Set(statements(events).map((ev) => String(ev.data.sql)));
+      for (const i of received)
+        assert.ok(recorded.has(`select ${i} as marker_${i}`), `statement ${i} was received but not recorded`);
+      assert.deepEqual(verifyChain(events), []);
+    } finally {
+      proxy.kill('SIGKILL');
+    }
+  });
+});
