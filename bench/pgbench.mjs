@@ -2,6 +2,8 @@
 // alternating in rounds so that drift on the shared cores hits every target alike.
 // Usage: node bench/pgbench.mjs [--seconds 10] [--rounds 3] [--mode simple|extended|prepared]
 //                               [--warmup 2] [--scale 10] [--profile DIR]
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -44,6 +46,8 @@ export const pgbenchDefaults = {
   profile: '',
   /** The policy Airlock enforces: a preset (allow-all, read-only) or a policy file. */
   policy: 'allow-all',
+  /** `on`: Airlock records every session (batch sync) into a temporary folder. */
+  recordings: 'off',
 };
 const MODES = ['simple', 'extended', 'prepared'];
 
@@ -140,7 +144,15 @@ function summarise(runs, options) {
  */
 export async function pgbenchBenchmark(
   options,
-  { airlockConfig = (cluster) => airlockConfigFor(cluster, policyConfig(options.policy)) } = {},
+  {
+    airlockConfig = (cluster) =>
+      airlockConfigFor(cluster, {
+        ...policyConfig(options.policy),
+        ...(options.recordings === 'on'
+          ? { recordings: mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-rec-')) }
+          : {}),
+      }),
+  } = {},
 ) {
   if (!MODES.includes(options.mode)) throw new Error(`--mode must be one of ${MODES.join(', ')}`);
   await ensureBuilt();

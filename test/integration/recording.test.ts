@@ -38,6 +38,7 @@ describe('session recording through the proxy', function () {
       await c.query('select g as n from generate_series(1, 30) g');
       await assert.rejects(c.query('delete from pg_class'), { code: '42501' });
       await assert.rejects(c.query("create role intruder password 'hunter2-in-sql'"), { code: '42501' });
+      await assert.rejects(c.query("alter role intruder with PaSsWoRd 'hunter3-in-sql'"), { code: '42501' });
       await assert.rejects(c.query('select 1/0'), { code: '22012' });
       await c.query('select $1::int + 1 as two', [1]);
       await c.end();
@@ -66,6 +67,7 @@ describe('session recording through the proxy', function () {
     assert.equal(events[events.length - 1].type, 'session-end');
     const raw = readFileSync(path.join(recordings, 'journal.jsonl'), 'utf8');
     assert.doesNotMatch(raw, /hunter2-in-sql/, 'a password in CREATE ROLE reached the recording');
+    assert.doesNotMatch(raw, /hunter3-in-sql/, 'a password in ALTER ROLE (mixed case) reached the recording');
     assert.match(raw, /create role intruder password '\[REDACTED\]'/);
     assert.ok(!raw.includes(sharedCluster().password), 'the upstream password reached the recording');
     assert.ok(!raw.includes(p.endpoint.password), 'the local session secret reached the recording');

@@ -11,7 +11,7 @@ const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'airlock-journal-'));
 describe('recording: hash chain and journal', () => {
   it('verifies an intact chain and names a modified, a removed and a reordered event', () => {
     const chain = new SessionChain('s1');
-    const events = [1, 2, 3, 4].map((n) => chain.next('statement', { sql: `select ${n}` }));
+    const events = [1, 2, 3, 4].map((n) => chain.next('statement', { sql: `select ${n}` }).event);
     assert.deepEqual(verifyChain(events), []);
 
     const modified = events.map((e) => ({ ...e, data: { ...e.data } }));
@@ -32,7 +32,7 @@ describe('recording: hash chain and journal', () => {
   it('keeps sessions apart: interleaved sessions each verify', () => {
     const a = new SessionChain('a');
     const b = new SessionChain('b');
-    const events = [a.next('x', {}), b.next('x', {}), a.next('y', {}), b.next('y', {})];
+    const events = [a.next('x', {}), b.next('x', {}), a.next('y', {}), b.next('y', {})].map((n) => n.event);
     assert.deepEqual(verifyChain(events), []);
   });
 
@@ -43,9 +43,9 @@ describe('recording: hash chain and journal', () => {
       const chain = new SessionChain('s');
       const written: RecordedEvent[] = [];
       for (let i = 0; i < 50; i++) {
-        const e = chain.next('statement', { sql: `select ${i}`, rows: i });
-        written.push(e);
-        await journal.append(e);
+        const { event, line } = chain.next('statement', { sql: `select ${i}`, rows: i });
+        written.push(event);
+        await journal.append(line);
       }
       journal.close();
       const { events, damaged } = Journal.read(dir);
@@ -59,7 +59,7 @@ describe('recording: hash chain and journal', () => {
     const dir = tmp();
     const journal = Journal.open(dir);
     const chain = new SessionChain('s');
-    void journal.append(chain.next('statement', { sql: 'select 1' }));
+    void journal.append(chain.next('statement', { sql: 'select 1' }).line);
     journal.close();
     appendFileSync(path.join(dir, 'journal.jsonl'), '{"sessionId":"s","seq":2,"ti');
     const { events, damaged } = Journal.read(dir);
@@ -80,9 +80,10 @@ const journal = Journal.open(process.argv[2], { sync: 'batch', batchWindowMs: 5 
 const chain = new SessionChain('crash');
 (async () => {
   for (let i = 0; ; i++) {
-    const e = chain.next('statement', { sql: 'select ' + i, pad: 'x'.repeat(i % 200) });
-    await journal.append(e);
-    process.stdout.write(e.seq + '\\n');
+    const { event, line } = chain.next('statement', { sql: 'select ' + i, pad: 'x'.repeat(i % 200) });
+    await journal.append(line);
+    journal.write();
+    process.stdout.write(event.seq + '\\n');
   }
 })();`,
     );

@@ -18,21 +18,23 @@ export interface RecordedEvent {
   hash: string;
 }
 
-/** JSON with object keys sorted, so the same event always hashes the same. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
+/**
+ * The hashed form of an event: its fields in a fixed order as JSON. Stored lines keep that order (JSON
+ * parsing preserves it), so a verifier re-serialises exactly what was hashed; any edit shows.
+ */
+export function hashedForm(e: Omit<RecordedEvent, 'hash'>): string {
+  return JSON.stringify({
+    sessionId: e.sessionId,
+    seq: e.seq,
+    time: e.time,
+    type: e.type,
+    data: e.data,
+    prev: e.prev,
+  });
 }
 
 export function eventHash(e: Omit<RecordedEvent, 'hash'>): string {
-  const { sessionId, seq, time, type, data, prev } = e;
-  return createHash('sha256').update(canonicalJson({ sessionId, seq, time, type, data, prev })).digest('hex');
+  return createHash('sha256').update(hashedForm(e)).digest('hex');
 }
 
 /** Appends events to one session's chain. */
@@ -42,7 +44,12 @@ export class SessionChain {
 
   constructor(readonly sessionId: string) {}
 
-  next(type: string, data: Record<string, unknown>, now = new Date()): RecordedEvent {
+  /** The next event, and its journal line (serialised once: the hashed form with the hash added). */
+  next(
+    type: string,
+    data: Record<string, unknown>,
+    now = new Date(),
+  ): { event: RecordedEvent; line: string } {
     const partial = {
       sessionId: this.sessionId,
       seq: ++this.seq,
@@ -51,9 +58,10 @@ export class SessionChain {
       data,
       prev: this.last,
     };
-    const event = { ...partial, hash: eventHash(partial) };
-    this.last = event.hash;
-    return event;
+    const form = hashedForm(partial);
+    const hash = createHash('sha256').update(form).digest('hex');
+    this.last = hash;
+    return { event: { ...partial, hash }, line: `${form.slice(0, -1)},"hash":"${hash}"}` };
   }
 }
 

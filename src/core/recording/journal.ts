@@ -1,4 +1,4 @@
-import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { RecordedEvent } from './chain';
 
@@ -22,6 +22,8 @@ const FILE = 'journal.jsonl';
 export class Journal {
   private readonly fd: number;
   private pending: Array<() => void> = [];
+  private unwritten: string[] = [];
+  private syncing = false;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -40,18 +42,26 @@ export class Journal {
     });
   }
 
-  append(event: RecordedEvent): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('the journal is closed'));
-    // One write per event: a crash leaves at most the last line torn, never an interleaving.
-    writeSync(this.fd, JSON.stringify(event) + '\n');
-    if (this.options.sync === 'batch') {
-      this.scheduleSync();
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      this.pending.push(resolve);
-      this.scheduleSync();
-    });
+  /**
+   * Queues an event's line. Lines reach the file at `write()` — the proxy calls it right before it
+   * releases anything to the client — or at the next sync. In strict mode the promise resolves once
+   * the event is synced.
+   */
+  append(line: string): Promise<void> | undefined {
+    if (this.closed) throw new Error('the journal is closed');
+    this.unwritten.push(line);
+    this.scheduleSync();
+    // Batch mode acknowledges at write(); only strict mode has something to wait for.
+    if (this.options.sync === 'batch') return undefined;
+    return new Promise((resolve) => this.pending.push(resolve));
+  }
+
+  /** Writes the queued lines in one system call: a crash tears at most the last line. */
+  write(): void {
+    if (this.unwritten.length === 0) return;
+    const text = this.unwritten.join('\n') + '\n';
+    this.unwritten = [];
+    writeSync(this.fd, text);
   }
 
   private scheduleSync(): void {
@@ -60,19 +70,36 @@ export class Journal {
     this.timer = setTimeout(() => this.sync(), window);
   }
 
+  /**
+   * Writes what is queued and syncs it in the thread pool, so the event loop never waits on the disk;
+   * one sync at a time, and appends that arrive meanwhile get the next one.
+   */
   private sync(): void {
     this.timer = null;
-    fdatasyncSync(this.fd);
+    if (this.syncing || this.closed) return;
+    this.write();
     const waiting = this.pending;
     this.pending = [];
-    for (const resolve of waiting) resolve();
+    this.syncing = true;
+    fdatasync(this.fd, () => {
+      this.syncing = false;
+      for (const resolve of waiting) resolve();
+      if (this.unwritten.length || this.pending.length) this.scheduleSync();
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   close(): void {
     if (this.closed) return;
     if (this.timer) clearTimeout(this.timer);
-    this.sync();
+    this.write();
+    fdatasyncSync(this.fd);
     this.closed = true;
+    for (const resolve of this.pending.splice(0)) resolve();
+    // A sync still running in the pool finishes on the closed descriptor harmlessly (its error is ignored).
     closeSync(this.fd);
   }
 

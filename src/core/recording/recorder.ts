@@ -29,6 +29,7 @@ export interface StatementRecord {
  * The statement text is otherwise kept verbatim.
  */
 export function redactStatement(sql: string): string {
+  if (!/password/i.test(sql)) return sql;
   return sql.replace(
     /(\bPASSWORD\s+)('(?:[^']|'')*'|\$[A-Za-z0-9_]*\$[\s\S]*?\$[A-Za-z0-9_]*\$)/gi,
     "$1'[REDACTED]'",
@@ -70,8 +71,14 @@ export class SessionRecorder {
   ) {}
 
   event(type: string, data: Record<string, unknown>): void {
-    // After shutdown closed the journal, a straggling session end has nowhere to go.
-    this.durable = this.journal.append(this.chain.next(type, data)).catch(() => undefined);
+    if (this.journal.isClosed) return; // after shutdown, a straggling session end has nowhere to go
+    const synced = this.journal.append(this.chain.next(type, data).line);
+    if (synced) this.durable = synced;
+  }
+
+  /** Puts every event recorded so far into the file (before the client is told anything about them). */
+  write(): void {
+    this.journal.write();
   }
 
   statement(s: StatementRecord): void {

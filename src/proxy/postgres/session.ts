@@ -549,6 +549,8 @@ export class ClientSession {
       return;
     }
     const upstream = this.upstream as net.Socket;
+    // The events of what this chunk completes are in the journal before the client sees it.
+    this.log?.write();
     if (this.log && this.settings.recorder?.strict) {
       // Strict recording: nothing reaches the client before its events are synced to disk.
       upstream.pause();

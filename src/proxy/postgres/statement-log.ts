@@ -46,6 +46,11 @@ export class StatementLog {
     this.cyclesSent++;
   }
 
+  /** Writes the events recorded so far to the journal file: called before results go to the client. */
+  write(): void {
+    this.recorder.write();
+  }
+
   /** Resolves when the events recorded so far are as durable as the journal promises. */
   get durable(): Promise<void> {
     return this.recorder.durable;
