@@ -652,6 +652,17 @@ function asksReadWrite(options: unknown, w: StatementWalker): boolean {
   return false;
 }
 
+/** Statements whose command and kind do not depend on their content. */
+const FIXED_STATEMENTS: Record<string, Classified> = {
+  ClosePortalStmt: { command: 'CLOSE', kind: 'session' },
+  ListenStmt: { command: 'LISTEN', kind: 'session' },
+  UnlistenStmt: { command: 'UNLISTEN', kind: 'session' },
+  // NOTIFY reaches other sessions: a side effect.
+  NotifyStmt: { command: 'NOTIFY', kind: 'write' },
+  DiscardStmt: { command: 'DISCARD', kind: 'session' },
+  ConstraintsSetStmt: { command: 'SET CONSTRAINTS', kind: 'transaction' },
+};
+
 const TRANSACTION_COMMANDS: Record<string, string> = {
   TRANS_STMT_BEGIN: 'BEGIN',
   TRANS_STMT_START: 'START TRANSACTION',
@@ -800,17 +811,12 @@ function classify(type: string, body: Obj, w: StatementWalker): Classified {
     case 'FetchStmt':
       return { command: body.ismove ? 'MOVE' : 'FETCH', kind: 'read' };
     case 'ClosePortalStmt':
-      return { command: 'CLOSE', kind: 'session' };
     case 'ListenStmt':
-      return { command: 'LISTEN', kind: 'session' };
     case 'UnlistenStmt':
-      return { command: 'UNLISTEN', kind: 'session' };
     case 'NotifyStmt':
-      return { command: 'NOTIFY', kind: 'write' };
     case 'DiscardStmt':
-      return { command: 'DISCARD', kind: 'session' };
     case 'ConstraintsSetStmt':
-      return { command: 'SET CONSTRAINTS', kind: 'transaction' };
+      return { ...FIXED_STATEMENTS[type] };
     case 'DoStmt':
       w.flags.add('opaque-code');
       return { command: 'DO', kind: 'utility' };
