@@ -25,7 +25,6 @@ import {
   errorResponse,
   isFatal,
   readyForQuery,
-  type TransactionStatus,
 } from './protocol/messages';
 import { SCRAM_MECHANISM, ScramServerExchange, type ScramVerifier } from './auth/scram';
 import {
@@ -97,7 +96,6 @@ export class ClientSession {
   private client: Duplex;
   private upstream: net.Socket | tls.TLSSocket | null = null;
   private upstreamKey = { processId: 0, secretKey: 0 };
-  private status: TransactionStatus = 'I';
   private readonly denials = new DenialSubstitution();
   private readonly obligations = new ObligationTracker(() => void this.cancel());
   private readonly masker = new ResultMasker(
@@ -128,10 +126,6 @@ export class ClientSession {
     socket.setNoDelay(true);
     this.clientFramer = new MessageFramer(settings.maxMessageBytes, true);
     this.upstreamFramer = new MessageFramer(settings.maxMessageBytes, true);
-  }
-
-  get transactionStatus(): TransactionStatus {
-    return this.status;
   }
 
   get clientAddress(): string {
@@ -185,7 +179,6 @@ export class ClientSession {
       this.upstream = up.socket;
       this.upstreamKey = { processId: up.processId, secretKey: up.secretKey };
       this.processId = up.processId;
-      this.status = up.status;
       for (const m of up.startupMessages) this.client.write(m);
       this.client.write(backendKeyData(this.processId, this.secretKey));
       this.client.write(readyForQuery(up.status));
@@ -574,7 +567,6 @@ export class ClientSession {
       this.toClient.add(buf);
     };
     if (type === Msg.readyForQuery) {
-      this.status = String.fromCharCode(message[5]) as TransactionStatus;
       this.denials.readyForQuery();
       this.obligations.backend(type, message);
     } else {
