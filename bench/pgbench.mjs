@@ -46,7 +46,10 @@ export const pgbenchDefaults = {
   profile: '',
   /** The policy Airlock enforces: a preset (allow-all, read-only) or a policy file. */
   policy: 'allow-all',
-  /** `on`: Airlock records every session (batch sync) into a temporary folder. */
+  /**
+   * `on`: Airlock records every session (batch sync) into a temporary folder; `both`: a second Airlock
+   * that records runs beside the one that does not, and the ratio between them is printed.
+   */
   recordings: 'off',
 };
 const MODES = ['simple', 'extended', 'prepared'];
@@ -60,7 +63,7 @@ async function initPgbench(target, scale) {
 }
 
 /** Starts the targets to compare; pgbouncer is left out where it cannot run the mode correctly. */
-async function startTargets(cluster, options, airlockConfig) {
+async function startTargets(cluster, options, airlockConfig, recordingConfig) {
   const targets = [directTarget(cluster)];
   if (options.mode === 'prepared') {
     // pgbouncer 1.18 in transaction mode hands a client a different server connection per transaction, so
@@ -77,6 +80,11 @@ async function startTargets(cluster, options, airlockConfig) {
       profileDir: options.profile || undefined,
     }),
   );
+  if (recordingConfig) {
+    targets.push(
+      await startAirlock(recordingConfig, { upstreamPassword: cluster.password, name: 'airlock+rec' }),
+    );
+  }
   return targets;
 }
 
@@ -135,6 +143,10 @@ function summarise(runs, options) {
   console.log(`Airlock / direct    = ${times(ratios.airlockVsDirect)}`);
   console.log(`Airlock / pgbouncer = ${times(ratios.airlockVsPgbouncer)}   (target ≥ 0.75×)`);
   console.log(`pgbouncer / direct  = ${times(ratios.pgbouncerVsDirect)}`);
+  if (summary['airlock+rec']) {
+    ratios.recordingOnVsOff = ratio(summary['airlock+rec'].tpsMedian, airlock);
+    console.log(`recording on / off  = ${times(ratios.recordingOnVsOff)}   (target ≥ 0.9×)`);
+  }
   return { targets: summary, ratios };
 }
 
@@ -148,21 +160,26 @@ export async function pgbenchBenchmark(
     airlockConfig = (cluster) =>
       airlockConfigFor(cluster, {
         ...policyConfig(options.policy),
-        ...(options.recordings === 'on'
-          ? { recordings: mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-rec-')) }
-          : {}),
+        ...(options.recordings === 'on' ? recordingFolder() : {}),
       }),
   } = {},
 ) {
   if (!MODES.includes(options.mode)) throw new Error(`--mode must be one of ${MODES.join(', ')}`);
+  if (!['on', 'off', 'both'].includes(options.recordings)) throw new Error('--recordings must be on, off or both');
   await ensureBuilt();
   return scoped(() => measure(options, airlockConfig));
 }
 
+const recordingFolder = () => ({ recordings: mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-rec-')) });
+
 async function measure(options, airlockConfig) {
   const cluster = await startPgCluster();
   await initPgbench(directTarget(cluster), options.scale);
-  const targets = await startTargets(cluster, options, airlockConfig(cluster));
+  const recordingConfig =
+    options.recordings === 'both'
+      ? airlockConfigFor(cluster, { ...policyConfig(options.policy), ...recordingFolder() })
+      : null;
+  const targets = await startTargets(cluster, options, airlockConfig(cluster), recordingConfig);
   if (options.warmup > 0) {
     note(`warm-up: ${options.warmup} s per target (not counted)`);
     for (const t of targets) await runPgbench(t, { seconds: options.warmup, mode: options.mode });

@@ -10,9 +10,27 @@ const entries = [
     outfile: 'dist/cli.js',
     external: ['@electric-sql/pglite', '@electric-sql/pglite-socket'],
   },
-  { entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
+  {
+    entryPoints: ['src/extension/extension.ts'],
+    outfile: 'dist/extension.js',
+    external: ['vscode', '@electric-sql/pglite', '@electric-sql/pglite-socket'],
+  },
 ].filter((e) => existsSync(e.entryPoints[0]));
 await Promise.all(entries.map((e) => build({ ...common, ...e })));
+// The webviews (approval panel, session replay): browser bundles, each with its CSS and the codicon font.
+if (existsSync('webview/approval/main.ts'))
+  await build({
+    entryPoints: { approval: 'webview/approval/main.ts', replay: 'webview/replay/main.ts' },
+    outdir: 'dist/webview',
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    minify: true,
+    loader: { '.ttf': 'file' },
+    assetNames: '[name]',
+    logLevel: 'warning',
+  });
 // JSON Schemas for editing help, generated from the same objects runtime validation uses.
 await build({
   ...common,
@@ -21,6 +39,8 @@ await build({
   outfile: 'out/write-schemas.js',
 });
 await import(new URL('../out/write-schemas.js', import.meta.url).href);
-// The PostgreSQL parser's WASM is loaded from beside the bundle.
+// The PostgreSQL parser's WASM is loaded from beside the bundle;
 mkdirSync('dist', { recursive: true });
 copyFileSync('node_modules/libpg-query/wasm/libpg-query.wasm', 'dist/libpg-query.wasm');
+// sql.js (the recordings index) likewise.
+copyFileSync('node_modules/sql.js/dist/sql-wasm.wasm', 'dist/sql-wasm.wasm');

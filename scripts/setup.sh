@@ -29,3 +29,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 npm run build --silent
+
+# The VS Code extension tests (test/vscode/): Node 24, code-server and chromium (a few minutes, once).
+bash scripts/setup-vscode.sh --check || bash scripts/setup-vscode.sh

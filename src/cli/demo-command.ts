@@ -11,8 +11,11 @@ Starts a demo PostgreSQL with sample (fake) personal data and Airlock in front o
 connect with psql. Everything is temporary and stops on Ctrl-C.`;
 
 const DEMO_PASSWORD_ENV = 'AIRLOCK_DEMO_UPSTREAM_PASSWORD';
-/** Reads only, personal data masked: the example policy shipped beside the bundle (dist/ → examples/). */
-const DEMO_POLICY = path.resolve(__dirname, '..', 'examples', 'policies', 'pii-masking.yaml');
+/**
+ * Reads with personal data masked, writes only on a person's approval (here, headless: denied), shipped
+ * beside the bundle (dist/ → examples/).
+ */
+const DEMO_POLICY = path.resolve(__dirname, '..', 'examples', 'policies', 'demo.yaml');
 
 export async function demoCommand(options: { 'ready-file'?: string }): Promise<number> {
   const log = streamLogger('info');
@@ -49,7 +52,7 @@ export async function demoCommand(options: { 'ready-file'?: string }): Promise<n
         '      SELECT * FROM customers LIMIT 5;            -- personal data arrives masked',
         '      SELECT body FROM support_tickets LIMIT 4;   -- cards, e-mails, keys in free text too',
         '      SELECT upper(email) FROM customers;         -- denied: it computes on a masked column',
-        '      DELETE FROM customers;                      -- denied: the policy allows reads only',
+        '      DELETE FROM customers;                      -- needs approval: denied here, asked in VS Code',
         'Press Ctrl-C to stop; the demo database is removed.',
         '',
       ].join('\n'),

@@ -5,6 +5,9 @@ import { proxyCommand, proxyUsage } from './proxy-command';
 import { policyCommand, policyUsage } from './policy-command';
 import { UsageError } from './usage-error';
 import { verifyCommand, verifyUsage } from './verify-command';
+import { sessionsCommand, sessionsUsage } from './sessions-command';
+import { mcpCommand, mcpUsage } from './mcp-command';
+import { approvalsCommand, approvalsUsage } from './approvals-command';
 
 const usage = `Usage: airlock <command> [options]
 
@@ -12,6 +15,9 @@ Commands:
   ${proxyUsage.split('\n')[0]}
   ${demoUsage.split('\n')[0]}
   ${verifyUsage.split('\n')[0]}
+  ${sessionsUsage.split('\n')[0]}
+  ${mcpUsage.split('\n')[0]}
+  ${approvalsUsage.split('\n')[0]}
   ${policyUsage.split('\n').slice(0, 3).join('\n  ')}
 
 airlock <command> --help shows more.`;
@@ -33,6 +39,18 @@ async function main(argv: string[]): Promise<number> {
       in: { type: 'string' },
       out: { type: 'string' },
       ttl: { type: 'string' },
+      'public-key': { type: 'string' },
+      actor: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      decision: { type: 'string' },
+      live: { type: 'boolean' },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+      all: { type: 'boolean' },
+      format: { type: 'string' },
+      session: { type: 'boolean' },
+      reason: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -48,6 +66,15 @@ async function main(argv: string[]): Promise<number> {
     case 'verify':
       if (values.help) return help(verifyUsage);
       return verifyCommand(values);
+    case 'sessions':
+      if (values.help) return help(sessionsUsage);
+      return sessionsCommand(positionals[0], positionals.slice(1), values);
+    case 'mcp':
+      if (values.help) return help(mcpUsage);
+      return mcpCommand(values);
+    case 'approvals':
+      if (values.help) return help(approvalsUsage);
+      return approvalsCommand(positionals[0], positionals.slice(1), values);
     case 'demo':
       if (values.help) return help(demoUsage);
       return demoCommand(values);

@@ -1,12 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { JSONWebKeySet, JWK } from 'jose';
 import { parsePolicy, type PolicyDocument } from '../core/policy/document';
-import { evaluateAnalysis, describeFunction, type Actor } from '../core/policy/evaluate';
+import type { Actor } from '../core/policy/evaluate';
+import { explainSql } from '../core/policy/explain';
 import { PRESETS, isPreset } from '../core/policy/presets';
 import { generateSigningKey, signPolicyBundle, verifyPolicyBundle } from '../core/policy/bundle';
-import { analyzeSql } from '../core/sql/analyze';
 import { loadSqlParser } from '../core/sql/parser';
-import { qualifiedName } from '../core/sql/facts';
 import { UsageError } from './usage-error';
 
 export const policyUsage = `airlock policy explain --policy P [--connection NAME] [--user U] [--agent A] "SQL"
@@ -83,38 +82,12 @@ async function explain(sql: string, o: PolicyOptions): Promise<number> {
   const policy = await loadPolicy(o.policy, o.jwks);
   await loadSqlParser();
   const actor: Actor = { user: o.user ?? 'you', groups: [], agent: o.agent };
-  const analysis = analyzeSql(sql);
-  const decision = evaluateAnalysis(policy, analysis, { connection: o.connection ?? 'default', actor });
-  const lines: string[] = [];
-  if (!analysis.ok) {
-    lines.push(`does not parse: ${analysis.error}`);
-  } else {
-    analysis.statements.forEach((f, i) => {
-      const d = decision.statements[i];
-      lines.push(`statement ${i + 1}: ${f.text}`);
-      lines.push(`  command    ${f.command}`);
-      lines.push(`  kind       ${f.kind}`);
-      if (f.flags.length) lines.push(`  flags      ${f.flags.join(', ')}`);
-      if (f.relations.length)
-        lines.push(`  relations  ${f.relations.map((r) => `${qualifiedName(r)} (${r.access})`).join(', ')}`);
-      if (f.columns.length)
-        lines.push(
-          `  columns    ${f.columns.map((c) => `${c.relation ?? c.relations.join('|')}.${c.column} [${c.usage}]`).join(', ')}`,
-        );
-      if (f.functions.length) {
-        lines.push(
-          `  functions  ${f.functions.map((fn) => `${describeFunction(fn)} [${fn.classification.class}]`).join(', ')}`,
-        );
-      }
-      if (f.problems.length) lines.push(`  problems   ${f.problems.join('; ')}`);
-      lines.push(
-        `  decision   ${d.effect.toUpperCase()} by rule "${d.rule}"${d.effect === 'deny' ? `: ${d.reason}` : ''}`,
-      );
-      if (d.effect !== 'deny' && Object.keys(d.obligations).length)
-        lines.push(`  obligations ${JSON.stringify(d.obligations)}`);
-    });
-  }
-  lines.push(`request: ${decision.effect.toUpperCase()} (policy "${policy.name ?? o.policy}")`);
-  process.stdout.write(lines.join('\n') + '\n');
-  return decision.effect === 'deny' ? 1 : 0;
+  const { text, effect } = explainSql(
+    policy,
+    sql,
+    { connection: o.connection ?? 'default', actor },
+    o.policy,
+  );
+  process.stdout.write(text + '\n');
+  return effect === 'deny' ? 1 : 0;
 }

@@ -1,26 +1,29 @@
 import { loadConfig } from '../config/config';
-import { verifyChain } from '../core/recording/chain';
-import { Journal } from '../core/recording/journal';
+import { verifyRecordings } from '../core/recording/verify';
 import { UsageError } from './usage-error';
 
-export const verifyUsage = `airlock verify --config FILE
+export const verifyUsage = `airlock verify --config FILE [--public-key PEM]
 
-Checks every recorded session in the config's recordings folder: each event's hash, and that no event
-is missing or out of order. Exits 1 naming every problem.`;
+Checks every recorded session in the config's recordings folder: each event's hash, that no event is
+missing or out of order, and each session's signed checkpoint (events cut off a session's end show).
+--public-key pins the installation key to check signatures with (a copy kept elsewhere); without it
+the folder's keys/installation-ed25519.pub.pem is used. Exits 1 naming every problem.`;
 
-export function verifyCommand(options: { config?: string }): number {
+export function verifyCommand(options: { config?: string; 'public-key'?: string }): number {
   if (!options.config) throw new UsageError('airlock verify needs --config FILE', verifyUsage);
   const config = loadConfig(options.config);
   if (!config.recordings) throw new UsageError(`${options.config} names no recordings folder`, verifyUsage);
-  const { events, damaged } = Journal.read(config.recordings);
-  const problems = verifyChain(events);
-  const sessions = new Set(events.map((e) => e.sessionId));
-  for (const d of damaged) process.stdout.write(`journal line ${d.line}: ${d.problem}\n`);
-  for (const p of problems) process.stdout.write(`session ${p.sessionId}, event ${p.seq}: ${p.problem}\n`);
-  const torn = damaged.filter((d) => d.problem.startsWith('torn last line')).length;
-  const bad = problems.length + damaged.length - torn;
-  process.stdout.write(
-    `${sessions.size} session(s), ${events.length} event(s): ${bad === 0 ? 'verified' : `${bad} problem(s)`}\n`,
+  const report = verifyRecordings(config.recordings, { publicKey: options['public-key'] });
+  const out = (line: string) => process.stdout.write(line + '\n');
+  for (const d of report.damaged) out(`journal line ${d.line}: ${d.problem}`);
+  for (const d of report.torn)
+    out(`journal line ${d.line}: ${d.problem} (not an error: nothing in it was acknowledged)`);
+  for (const p of report.problems) out(`session ${p.sessionId}, event ${p.seq}: ${p.problem}`);
+  for (const id of report.live)
+    out(`session ${id}: live (still being recorded; its checkpoint comes at its end)`);
+  const bad = report.problems.length + report.damaged.length;
+  out(
+    `${report.sessions} session(s), ${report.events} event(s): ${bad === 0 ? 'verified' : `${bad} problem(s)`}`,
   );
   return bad === 0 ? 0 : 1;
 }

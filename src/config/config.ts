@@ -18,6 +18,10 @@ export interface AirlockConfig {
   recordings?: string;
   /** `batch` (default): events on disk within a few ms (survives a killed proxy); `strict`: synced before release (survives power loss). */
   recordingSync?: 'batch' | 'strict';
+  /** Group-commit window for `batch` sync, in milliseconds (default 100). */
+  recordingSyncWindowMs?: number;
+  /** Ended sessions older than this are removed when the proxy starts (default 365). */
+  recordingRetentionDays?: number;
   /** Largest single protocol message the proxy buffers (bytes). */
   maxMessageBytes?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
@@ -102,6 +106,17 @@ export const configSchema = {
       enum: ['batch', 'strict'],
       description:
         'batch (default): group commit; strict: every event synced to disk before the client gets its result.',
+    },
+    recordingSyncWindowMs: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1000,
+      description: 'Group-commit window of batch sync in milliseconds (default 100).',
+    },
+    recordingRetentionDays: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Ended sessions older than this many days are removed at start (default 365).',
     },
     maxMessageBytes: { type: 'integer', minimum: 65536, maximum: 1073741824 },
     logLevel: { enum: ['debug', 'info', 'warn', 'error'] },

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ApprovalBroker } from './approvals/broker';
+import { qualifiedName } from './sql/facts';
 import type { Logger } from './log';
 import { durationMs, type MaskingPolicy, type Obligations, type PolicyDocument } from './policy/document';
 import { MaskIndex } from './masking/mask-index';
@@ -31,11 +32,35 @@ export interface GateContext {
   connection: string;
   sessionId: string;
   actor: Actor;
+  /** Plans a statement without running it (plain EXPLAIN) and returns the rows it would affect. */
+  estimateRows?: (sql: string) => Promise<number | null>;
 }
 
-export type Decision =
+/** How a person's review of the statement went: recorded with it. */
+export interface ReviewRecord {
+  outcome: 'approved' | 'denied' | 'timeout' | 'unreachable' | 'failed';
+  approver?: string;
+  /** Approved for identical statements for the rest of the session. */
+  scope?: 'once' | 'session';
+  waitMs: number;
+  reason?: string;
+}
+
+/** What a recording and an audit export say the statement was. */
+export interface FactsSummary {
+  command: string;
+  kind: string;
+  relations: string[];
+}
+
+/**
+ * `redactLiterals`: the statement computes, filters or writes with a masked column, so its literals may
+ * be masked values. `facts`: absent when the text did not parse.
+ */
+export type Decision = (
   | { effect: 'allow'; rule: string; obligations: Obligations }
-  | { effect: 'deny'; rule: string; reason: string; hint: string };
+  | { effect: 'deny'; rule: string; reason: string; hint: string }
+) & { redactLiterals?: boolean; review?: ReviewRecord; facts?: FactsSummary[] };
 
 export interface Gate {
   /** Synchronous where it can be (the hot path); a Promise when a decision must wait (e.g. for review). */
@@ -49,6 +74,8 @@ export interface Gate {
   setCatalog?(connection: string, catalog: CatalogFacts): void;
   /** How results on the connection are masked (null: not at all). */
   resultMasking?(connection: string): ResultMasking | null;
+  /** What recordings cite as the policy in force, and whether they may keep bind parameter values. */
+  recordingPolicy?(): { policy?: string; parameters: 'none' | 'all' };
 }
 
 const DEFAULT_REVIEW_TIMEOUT_MS = 5 * 60_000;
@@ -79,6 +106,9 @@ export class PolicyGate implements Gate {
     private readonly approvals: ApprovalBroker | null,
     private readonly log: Logger,
   ) {}
+
+  /** Statement texts a reviewer approved for the rest of a session. */
+  private readonly sessionApprovals = new Map<string, Map<string, string>>();
 
   decide(context: GateContext, request: StatementRequest): Decision | Promise<Decision> {
     const state = this.source.state();
@@ -111,10 +141,14 @@ export class PolicyGate implements Gate {
       state.active.policy,
       context.connection,
     );
-    if (evaluated.effect === 'review') return this.review(context, request, analysis, evaluated);
+    if (evaluated.effect === 'review')
+      return this.review(context, request, analysis, evaluated).then((d) => ({
+        ...d,
+        facts: factsSummary(analysis),
+      }));
     if (evaluated.effect === 'allow' && analysis.ok)
       this.rememberPrepared(context.sessionId, analysis.statements);
-    const decision = toDecision(evaluated);
+    const decision: Decision = { ...toDecision(evaluated), facts: factsSummary(analysis) };
     // PREPARE/EXECUTE/DEALLOCATE depend on the session's prepared statements: decided afresh each time.
     if (!analyzed.ok || !analyzed.statements.some((s) => s.details.prepared !== undefined)) {
       this.decisions.set(analyzed, { policy: state.active.policy, catalog, contextKey, decision });
@@ -131,26 +165,37 @@ export class PolicyGate implements Gate {
     analysis: SqlAnalysis,
     policy: PolicyDocument,
     connection: string,
-  ): PolicyDecision {
-    if (decision.effect === 'deny' || !policy.masking || !analysis.ok) return decision;
+  ): PolicyDecision & { redactLiterals?: boolean } {
+    if (!policy.masking) return decision;
+    // Text that does not parse may hold anything: under a masking policy it is not recorded.
+    if (!analysis.ok) return { ...decision, redactLiterals: true };
     const index = this.maskIndex(connection, policy);
     const findings = analysis.statements.flatMap((s) =>
       lineageFindings(s, index, policy.masking as MaskingPolicy),
     );
-    if (findings.length === 0) return decision;
+    // A write into a table with masked columns may carry such values as literals (not a leak of stored
+    // data, so not a lineage finding, but nothing a recording should keep).
+    const writesMasked = analysis.statements.some((s) =>
+      s.relations.some((r) => r.access === 'write' && index.isMasked([qualifiedName(r)], '*', [])),
+    );
+    if (findings.length === 0) return writesMasked ? { ...decision, redactLiterals: true } : decision;
+    // Denied anyway, but its literals may be the values the masking hides.
+    if (decision.effect === 'deny') return { ...decision, redactLiterals: true };
     const denied = findings.find((f) => f.action === 'deny');
     if (denied) {
       return {
         effect: 'deny',
+        redactLiterals: true,
         rule: 'masking',
         reason: describeFinding(denied),
         hint: 'Select the column itself (it arrives masked), or leave it out; or ask for review if the policy offers it.',
         statements: decision.statements,
       };
     }
-    if (decision.effect === 'review') return decision;
+    if (decision.effect === 'review') return { ...decision, redactLiterals: true };
     return {
       effect: 'review',
+      redactLiterals: true,
       rule: 'masking',
       review: { approvers: ['self'] },
       obligations: decision.obligations,
@@ -202,6 +247,7 @@ export class PolicyGate implements Gate {
 
   endSession(sessionId: string): void {
     this.prepared.delete(sessionId);
+    this.sessionApprovals.delete(sessionId);
   }
 
   catalogNeeded(): boolean {
@@ -212,6 +258,37 @@ export class PolicyGate implements Gate {
 
   setCatalog(connection: string, catalog: CatalogFacts): void {
     this.catalogs.set(connection, catalog);
+  }
+
+  recordingPolicy(): { policy?: string; parameters: 'none' | 'all' } {
+    const state = this.source.state();
+    if (!state.ok) return { parameters: 'none' };
+    return { policy: state.active.id, parameters: state.active.policy.recording?.parameters ?? 'none' };
+  }
+
+  private ruleDescription(rule: string): string | undefined {
+    const state = this.source.state();
+    return state.ok ? state.active.policy.rules.find((r) => r.name === rule)?.description : undefined;
+  }
+
+  /**
+   * For the reviewer: how many rows a single plain write would touch. Only statements the analysis fully
+   * sees (no opaque code, no writable CTE, no server files) are planned; planning never runs them.
+   */
+  private estimate(
+    context: GateContext,
+    sql: string,
+    statements: StatementFacts[],
+  ): Promise<number | null> | undefined {
+    if (!context.estimateRows || statements.length !== 1) return undefined;
+    const [s] = statements;
+    if (
+      s.kind !== 'write' ||
+      s.flags.length > 0 ||
+      !['INSERT', 'UPDATE', 'DELETE', 'MERGE'].includes(s.command)
+    )
+      return undefined;
+    return context.estimateRows(s.text).catch(() => null);
   }
 
   /** The current policy, for explanations and recordings. */
@@ -296,12 +373,28 @@ export class PolicyGate implements Gate {
     context: GateContext,
     request: StatementRequest,
     analysis: SqlAnalysis,
-    decision: Extract<PolicyDecision, { effect: 'review' }>,
+    decision: Extract<PolicyDecision, { effect: 'review' }> & { redactLiterals?: boolean },
   ): Promise<Decision> {
     const who = decision.review.approvers.join(', ');
+    const sql = 'sql' in request ? request.sql : '';
+    const redactLiterals = decision.redactLiterals;
+    const statements = analysis.ok ? analysis.statements : [];
+    const approvedBefore = this.sessionApprovals.get(context.sessionId)?.get(sql);
+    if (approvedBefore !== undefined) {
+      this.rememberPrepared(context.sessionId, statements);
+      return {
+        effect: 'allow',
+        rule: decision.rule,
+        obligations: decision.obligations,
+        redactLiterals,
+        review: { outcome: 'approved', approver: approvedBefore, scope: 'session', waitMs: 0 },
+      };
+    }
     if (!this.approvals) {
       return {
         effect: 'deny',
+        redactLiterals,
+        review: { outcome: 'unreachable', waitMs: 0 },
         rule: decision.rule,
         reason: `this statement needs review by ${who} (rule "${decision.rule}"), and no reviewer is reachable`,
         hint: 'Run Airlock in VS Code, where the approval panel can ask the person at the keyboard, or ask for a policy change.',
@@ -311,8 +404,7 @@ export class PolicyGate implements Gate {
       ? durationMs(decision.review.timeout)
       : DEFAULT_REVIEW_TIMEOUT_MS;
     const abort = new AbortController();
-    const sql = 'sql' in request ? request.sql : '';
-    const statements = analysis.ok ? analysis.statements : [];
+    const requestedAt = Date.now();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
@@ -328,17 +420,22 @@ export class PolicyGate implements Gate {
             sql,
             statements,
             rule: decision.rule,
+            ruleDescription: this.ruleDescription(decision.rule),
             review: decision.review,
-            requestedAt: Date.now(),
+            estimatedRows: this.estimate(context, sql, statements),
+            requestedAt,
             timeoutMs,
           },
           abort.signal,
         ),
         timedOut,
       ]);
+      const waitMs = Date.now() - requestedAt;
       if (outcome === 'timeout') {
         return {
           effect: 'deny',
+          redactLiterals,
+          review: { outcome: 'timeout', waitMs },
           rule: decision.rule,
           reason: `review by ${who} timed out after ${decision.review.timeout ?? '5m'} (rule "${decision.rule}")`,
           hint: 'Send the statement again when a reviewer is at hand.',
@@ -347,17 +444,34 @@ export class PolicyGate implements Gate {
       if (!outcome.approved) {
         return {
           effect: 'deny',
+          redactLiterals,
+          review: { outcome: 'denied', approver: outcome.approver, waitMs, reason: outcome.reason },
           rule: decision.rule,
           reason: `a reviewer${outcome.approver ? ` (${outcome.approver})` : ''} denied it: ${outcome.reason}`,
           hint: 'Change the statement as the reviewer asked, or ask them directly.',
         };
       }
-      this.log.info(`[${context.connection}] approved by ${outcome.approver} (rule ${decision.rule})`);
+      const scope = outcome.scope ?? 'once';
+      this.log.info(
+        `[${context.connection}] approved by ${outcome.approver} (rule ${decision.rule}${scope === 'session' ? ', for the session' : ''})`,
+      );
+      if (scope === 'session' && sql) {
+        const approved = this.sessionApprovals.get(context.sessionId) ?? new Map<string, string>();
+        this.sessionApprovals.set(context.sessionId, approved.set(sql, outcome.approver));
+      }
       this.rememberPrepared(context.sessionId, statements);
-      return { effect: 'allow', rule: decision.rule, obligations: decision.obligations };
+      return {
+        effect: 'allow',
+        rule: decision.rule,
+        obligations: decision.obligations,
+        redactLiterals,
+        review: { outcome: 'approved', approver: outcome.approver, scope, waitMs },
+      };
     } catch (err) {
       return {
         effect: 'deny',
+        redactLiterals,
+        review: { outcome: 'failed', waitMs: Date.now() - requestedAt, reason: (err as Error).message },
         rule: decision.rule,
         reason: `the review failed: ${(err as Error).message}`,
         hint: 'See the Airlock log.',
@@ -369,7 +483,19 @@ export class PolicyGate implements Gate {
   }
 }
 
-function toDecision(d: Exclude<PolicyDecision, { effect: 'review' }>): Decision {
-  if (d.effect === 'deny') return { effect: 'deny', rule: d.rule, reason: d.reason, hint: d.hint };
-  return { effect: 'allow', rule: d.rule, obligations: d.obligations };
+function factsSummary(analysis: SqlAnalysis): FactsSummary[] | undefined {
+  if (!analysis.ok) return undefined;
+  return analysis.statements.map((s) => ({
+    command: s.command,
+    kind: s.kind,
+    relations: [...new Set(s.relations.map(qualifiedName))],
+  }));
+}
+
+function toDecision(
+  d: Exclude<PolicyDecision, { effect: 'review' }> & { redactLiterals?: boolean },
+): Decision {
+  const redact = d.redactLiterals ? { redactLiterals: true } : {};
+  if (d.effect === 'deny') return { effect: 'deny', rule: d.rule, reason: d.reason, hint: d.hint, ...redact };
+  return { effect: 'allow', rule: d.rule, obligations: d.obligations, ...redact };
 }

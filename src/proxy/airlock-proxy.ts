@@ -28,6 +28,8 @@ export interface LocalEndpoint {
 
 export interface RunningProxy {
   endpoints: LocalEndpoint[];
+  /** Clients connected right now, over all listeners. */
+  sessionCount(): number;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,8 @@ export interface ProxyOptions {
   approvals?: ApprovalBroker;
   /** The human on whose behalf clients act (until sign-in provides one: the OS user). */
   identity?: { user: string; groups: string[] };
+  /** A recorder shared by several proxies (the extension connects connections one by one); not closed here. */
+  recorder?: Recorder;
 }
 
 /** The policy gate the config names: the parser loaded, the policy source open. */
@@ -66,6 +70,23 @@ export async function policyGateFor(
   if (config.policy === 'allow-all')
     log.warn('policy allow-all: every statement is allowed. Use it for development only.');
   return { gate: new PolicyGate(source, new AnalysisCache(), approvals, log), source };
+}
+
+function openRecorder(config: AirlockConfig, log: Logger): Recorder {
+  const recorder = Recorder.open(config.recordings as string, {
+    sync: config.recordingSync,
+    batchWindowMs: config.recordingSyncWindowMs,
+    retentionDays: config.recordingRetentionDays,
+  });
+  log.info(`recording sessions to ${config.recordings} (${config.recordingSync ?? 'batch'} sync)`);
+  const { tornBytes, recovered, expired } = recorder.report;
+  if (tornBytes) log.warn(`recordings: a torn last line (${tornBytes} bytes) was moved to journal.torn`);
+  if (recovered.length)
+    log.warn(
+      `recordings: ${recovered.length} session(s) left open by a stopped proxy were closed and signed`,
+    );
+  if (expired) log.info(`recordings: ${expired} session(s) past retention removed`);
+  return recorder;
 }
 
 /** Starts a listener per configured connection. Every listener is up when this resolves. */
@@ -82,11 +103,8 @@ export async function startProxy(
     source = made.source;
   }
   const identity = options.identity ?? { user: os.userInfo().username, groups: [] };
-  const recorder = config.recordings
-    ? Recorder.open(config.recordings, { sync: config.recordingSync })
-    : undefined;
-  if (recorder)
-    log.info(`recording sessions to ${config.recordings} (${config.recordingSync ?? 'batch'} sync)`);
+  const ownRecorder = !options.recorder && config.recordings;
+  const recorder = options.recorder ?? (ownRecorder ? openRecorder(config, log) : undefined);
   const listeners: PostgresListener[] = [];
   const endpoints: LocalEndpoint[] = [];
   try {
@@ -132,15 +150,16 @@ export async function startProxy(
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     source?.close();
-    recorder?.close();
+    if (ownRecorder) recorder?.close();
     throw err;
   }
   return {
     endpoints,
+    sessionCount: () => listeners.reduce((n, l) => n + l.sessionCount, 0),
     close: async () => {
       await Promise.all(listeners.map((l) => l.close()));
       source?.close();
-      recorder?.close();
+      if (ownRecorder) recorder?.close();
     },
   };
 }

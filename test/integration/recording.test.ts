@@ -64,7 +64,10 @@ describe('session recording through the proxy', function () {
     assert.equal(bySql(/delete from pg_class/).rule, 'default');
     assert.deepEqual(bySql(/1\/0/).error, { code: '22012', message: 'division by zero' });
     assert.deepEqual(bySql(/\$1::int/).tags, ['SELECT 1']);
-    assert.equal(events[events.length - 1].type, 'session-end');
+    assert.deepEqual(
+      events.slice(-2).map((e) => e.type),
+      ['session-end', 'checkpoint'],
+    );
     const raw = readFileSync(path.join(recordings, 'journal.jsonl'), 'utf8');
     assert.doesNotMatch(raw, /hunter2-in-sql/, 'a password in CREATE ROLE reached the recording');
     assert.doesNotMatch(raw, /hunter3-in-sql/, 'a password in ALTER ROLE (mixed case) reached the recording');
@@ -101,6 +104,12 @@ describe('session recording through the proxy', function () {
     const removed = await cli(['verify', '--config', config]);
     assert.equal(removed.code, 1);
     assert.match(removed.stdout, /event 4: event 3 before it is missing/);
+
+    // Cutting the session's last events (its end and checkpoint) leaves an intact chain, but no checkpoint.
+    writeFileSync(file, lines.slice(0, -2).join('\n') + '\n');
+    const truncated = await cli(['verify', '--config', config]);
+    assert.equal(truncated.code, 1);
+    assert.match(truncated.stdout, /no signed checkpoint after it/);
   });
 
   it('after kill -9 of the proxy, every statement whose result the client received is recorded and verifies', async () => {
@@ -142,10 +151,38 @@ describe('session recording through the proxy', function () {
       clearTimeout(killer);
       assert.ok(received.length > 10, `only ${received.length} statements ran before the kill`);
       const { events } = Journal.read(recordings);
-      const recorded = new Set(statements(events).map((ev) => String(ev.data.sql)));
-      for (const i of received)
-        assert.ok(recorded.has(`select ${i} as marker_${i}`), `statement ${i} was received but not recorded`);
       assert.deepEqual(verifyChain(events), []);
+      // The session was cut off: no checkpoint yet, so verify says so until a proxy starts again.
+      const cut = await cli(['verify', '--config', config]);
+      assert.equal(cut.code, 1, cut.stdout);
+      assert.match(cut.stdout, /no signed checkpoint after it/);
+
+      // Restart: recovery ends and signs the session; then verify passes and the export has every
+      // statement whose result the client received.
+      rmSync(ready, { force: true });
+      const again = spawn(process.execPath, [CLI, 'proxy', '--config', config, '--ready-file', ready], {
+        env: { ...process.env, AIRLOCK_REC_TEST_PW: cluster.password },
+        stdio: 'ignore',
+      });
+      for (let i = 0; i < 200 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 50));
+      again.kill('SIGTERM');
+      await new Promise((r) => again.once('exit', r));
+      const ok = await cli(['verify', '--config', config]);
+      assert.equal(ok.code, 0, ok.stdout);
+      const exported = await cli(['sessions', 'export', '--all', '--format', 'jsonl', '--config', config]);
+      assert.equal(exported.code, 0);
+      const recorded = new Set(
+        exported.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as RecordedEvent)
+          .filter((ev) => ev.type === 'statement')
+          .map((ev) => String(ev.data.sql)),
+      );
+      for (const i of received)
+        assert.ok(recorded.has(`select ${i} as marker_${i}`), `statement ${i} was received but not exported`);
+      const list = await cli(['sessions', 'list', '--config', config]);
+      assert.match(list.stdout, /interrupted/);
     } finally {
       proxy.kill('SIGKILL');
     }

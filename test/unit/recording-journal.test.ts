@@ -11,7 +11,9 @@ const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'airlock-journal-'));
 describe('recording: hash chain and journal', () => {
   it('verifies an intact chain and names a modified, a removed and a reordered event', () => {
     const chain = new SessionChain('s1');
-    const events = [1, 2, 3, 4].map((n) => chain.next('statement', { sql: `select ${n}` }).event);
+    const events = [1, 2, 3, 4].map(
+      (n) => JSON.parse(chain.next('statement', { sql: `select ${n}` })) as RecordedEvent,
+    );
     assert.deepEqual(verifyChain(events), []);
 
     const modified = events.map((e) => ({ ...e, data: { ...e.data } }));
@@ -32,7 +34,9 @@ describe('recording: hash chain and journal', () => {
   it('keeps sessions apart: interleaved sessions each verify', () => {
     const a = new SessionChain('a');
     const b = new SessionChain('b');
-    const events = [a.next('x', {}), b.next('x', {}), a.next('y', {}), b.next('y', {})].map((n) => n.event);
+    const events = [a.next('x', {}), b.next('x', {}), a.next('y', {}), b.next('y', {})].map(
+      (line) => JSON.parse(line) as RecordedEvent,
+    );
     assert.deepEqual(verifyChain(events), []);
   });
 
@@ -40,11 +44,12 @@ describe('recording: hash chain and journal', () => {
     for (const sync of ['batch', 'strict'] as const) {
       const dir = tmp();
       const journal = Journal.open(dir, { sync, batchWindowMs: 2 });
-      const chain = new SessionChain('s');
+      const chain = new SessionChain('s"\\1');
       const written: RecordedEvent[] = [];
       for (let i = 0; i < 50; i++) {
-        const { event, line } = chain.next('statement', { sql: `select ${i}`, rows: i });
-        written.push(event);
+        // A session id and text that need escaping: the concatenated line must equal the hashed form.
+        const line = chain.next('statement', { sql: `select '"${i}"\u2028'`, rows: i });
+        written.push(JSON.parse(line) as RecordedEvent);
         await journal.append(line);
       }
       journal.close();
@@ -59,12 +64,27 @@ describe('recording: hash chain and journal', () => {
     const dir = tmp();
     const journal = Journal.open(dir);
     const chain = new SessionChain('s');
-    void journal.append(chain.next('statement', { sql: 'select 1' }).line);
+    void journal.append(chain.next('statement', { sql: 'select 1' }));
     journal.close();
     appendFileSync(path.join(dir, 'journal.jsonl'), '{"sessionId":"s","seq":2,"ti');
     const { events, damaged } = Journal.read(dir);
     assert.equal(events.length, 1);
-    assert.deepEqual(damaged, [{ line: 2, problem: 'torn last line (the writer stopped mid-write)' }]);
+    assert.deepEqual(damaged, [
+      { line: 2, offset: 189, problem: 'torn last line (the writer stopped mid-write)' },
+    ]);
+    // Reopening sets the torn bytes aside, so the next event starts on a line of its own.
+    const reopened = Journal.open(dir);
+    assert.equal(reopened.tornBytes, '{"sessionId":"s","seq":2,"ti'.length);
+    void reopened.append(chain.next('statement', { sql: 'select 2' }));
+    reopened.close();
+    const after = Journal.read(dir);
+    assert.deepEqual(after.damaged, []);
+    assert.deepEqual(verifyChain(after.events), []);
+    assert.deepEqual(
+      after.events.map((e) => e.data.sql),
+      ['select 1', 'select 2'],
+    );
+    assert.equal(readFileSync(path.join(dir, 'journal.torn'), 'utf8'), '{"sessionId":"s","seq":2,"ti\n');
   });
 
   it('survives kill -9: every event acknowledged before the kill is in the journal and verifies', async function () {
@@ -80,10 +100,10 @@ const journal = Journal.open(process.argv[2], { sync: 'batch', batchWindowMs: 5 
 const chain = new SessionChain('crash');
 (async () => {
   for (let i = 0; ; i++) {
-    const { event, line } = chain.next('statement', { sql: 'select ' + i, pad: 'x'.repeat(i % 200) });
+    const line = chain.next('statement', { sql: 'select ' + i, pad: 'x'.repeat(i % 200) });
     await journal.append(line);
     journal.write();
-    process.stdout.write(event.seq + '\\n');
+    process.stdout.write(JSON.parse(line).seq + '\\n');
   }
 })();`,
     );

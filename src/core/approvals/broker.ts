@@ -11,13 +11,21 @@ export interface ApprovalRequest {
   sql: string;
   statements: StatementFacts[];
   rule: string;
+  ruleDescription?: string;
   review: ReviewSettings;
+  /**
+   * Rows a write would affect, from a plain EXPLAIN (which does not run it): a promise, as the panel can
+   * show the request before the estimate arrives; null when it could not be estimated.
+   */
+  estimatedRows?: Promise<number | null>;
   requestedAt: number;
   timeoutMs: number;
 }
 
 export type ApprovalOutcome =
-  { approved: true; approver: string } | { approved: false; approver?: string; reason: string };
+  /** `session`: identical statements in the same session need no further review. */
+  | { approved: true; approver: string; scope?: 'once' | 'session' }
+  | { approved: false; approver?: string; reason: string };
 
 /**
  * Where review requests go: the VS Code approval panel, a remote reviewer service. The gate enforces the

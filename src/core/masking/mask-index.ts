@@ -109,6 +109,12 @@ export class MaskIndex {
     this.maskedNames.add(column);
   }
 
+  /** Every masked column the catalog names (tables and views), with its mask: what a schema listing marks. */
+  *maskedColumns(): IterableIterator<{ relation: string; column: string; mask: MaskStyleName }> {
+    for (const [relation, columns] of this.byRelation)
+      for (const [column, mask] of columns) yield { relation, column, mask };
+  }
+
   /** The policy's mask for a column by name, catalog or not. */
   styleByName(relation: string, column: string): MaskStyleName | undefined {
     const qualified = `${relation.includes('.') ? relation : `public.${relation}`}.${column}`;

@@ -13,6 +13,15 @@ export interface PolicyDocument {
   description?: string;
   rules: PolicyRule[];
   masking?: MaskingPolicy;
+  recording?: RecordingPolicy;
+}
+
+export interface RecordingPolicy {
+  /**
+   * Bind parameter values in recordings: `none` (default) records how many there were, `all` their
+   * values (except for statements that compute, filter or write with a masked column).
+   */
+  parameters?: 'none' | 'all';
 }
 
 export type MaskStyleName = 'redact' | 'partial' | 'hash' | 'null';
@@ -112,6 +121,18 @@ export const policySchema = {
     version: { const: 1 },
     name: { type: 'string' },
     description: { type: 'string' },
+    recording: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'What recordings keep of each statement.',
+      properties: {
+        parameters: {
+          enum: ['none', 'all'],
+          description:
+            'Bind parameter values: none (default: only their number) or all (never for statements on masked columns).',
+        },
+      },
+    },
     masking: {
       type: 'object',
       additionalProperties: false,

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 
 /**
  * Hash-chained session events: each event carries the hash of the one before it in its session, so a
@@ -34,34 +34,55 @@ export function hashedForm(e: Omit<RecordedEvent, 'hash'>): string {
 }
 
 export function eventHash(e: Omit<RecordedEvent, 'hash'>): string {
-  return createHash('sha256').update(hashedForm(e)).digest('hex');
+  return digest('sha256', hashedForm(e), 'hex');
+}
+
+let lastMs = 0;
+let lastIso = '';
+/** The time as ISO text, formatted once per millisecond (thousands of events share one). */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
 }
 
 /** Appends events to one session's chain. */
 export class SessionChain {
-  private seq = 0;
-  private last = '';
+  /** The session id as JSON, made once: the hot path builds lines by concatenation. */
+  private readonly idJson: string;
 
-  constructor(readonly sessionId: string) {}
+  /** A new session's chain, or one continued after its last recorded event (recovery). */
+  constructor(
+    readonly sessionId: string,
+    private seq = 0,
+    private last = '',
+  ) {
+    this.idJson = JSON.stringify(sessionId);
+  }
 
-  /** The next event, and its journal line (serialised once: the hashed form with the hash added). */
-  next(
-    type: string,
-    data: Record<string, unknown>,
-    now = new Date(),
-  ): { event: RecordedEvent; line: string } {
-    const partial = {
-      sessionId: this.sessionId,
-      seq: ++this.seq,
-      time: now.toISOString(),
-      type,
-      data,
-      prev: this.last,
-    };
-    const form = hashedForm(partial);
-    const hash = createHash('sha256').update(form).digest('hex');
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  get lastHash(): string {
+    return this.last;
+  }
+
+  /**
+   * The next event's journal line: the hashed form (byte for byte what `hashedForm` makes of the parsed
+   * event, built by concatenation) with the hash added.
+   */
+  next(type: string, data: Record<string, unknown>): string {
+    const form =
+      `{"sessionId":${this.idJson},"seq":${++this.seq},"time":"${isoNow()}","type":${JSON.stringify(type)},` +
+      `"data":${JSON.stringify(data)},"prev":"${this.last}"}`;
+    // One-shot hashing: half the cost of a Hash object per event.
+    const hash = digest('sha256', form, 'hex');
     this.last = hash;
-    return { event: { ...partial, hash }, line: `${form.slice(0, -1)},"hash":"${hash}"}` };
+    return `${form.slice(0, -1)},"hash":"${hash}"}`;
   }
 }
 
@@ -71,38 +92,37 @@ export interface ChainProblem {
   problem: string;
 }
 
+/**
+ * Checks chains event by event (in the order they were stored), so a journal of any size verifies in
+ * bounded memory: per session, only its last sequence number and hash are kept.
+ */
+export class ChainVerifier {
+  readonly problems: ChainProblem[] = [];
+  private readonly state = new Map<string, { seq: number; hash: string }>();
+
+  add(e: RecordedEvent): void {
+    const s = this.state.get(e.sessionId) ?? { seq: 0, hash: '' };
+    const problem = (text: string) =>
+      this.problems.push({ sessionId: e.sessionId, seq: e.seq, problem: text });
+    if (eventHash(e) !== e.hash) problem('modified: its content does not match its hash');
+    if (e.seq !== s.seq + 1) {
+      problem(
+        e.seq === s.seq + 2
+          ? `event ${s.seq + 1} before it is missing`
+          : e.seq > s.seq + 2
+            ? `events ${s.seq + 1}–${e.seq - 1} before it are missing`
+            : `out of order (after event ${s.seq})`,
+      );
+    } else if (e.prev !== s.hash) {
+      problem('does not follow the event before it (prev hash differs)');
+    }
+    this.state.set(e.sessionId, { seq: Math.max(s.seq, e.seq), hash: e.hash });
+  }
+}
+
 /** Checks every session's chain in the given events (in the order they were stored). */
 export function verifyChain(events: Iterable<RecordedEvent>): ChainProblem[] {
-  const problems: ChainProblem[] = [];
-  const state = new Map<string, { seq: number; hash: string }>();
-  for (const e of events) {
-    const s = state.get(e.sessionId) ?? { seq: 0, hash: '' };
-    if (eventHash(e) !== e.hash) {
-      problems.push({
-        sessionId: e.sessionId,
-        seq: e.seq,
-        problem: 'modified: its content does not match its hash',
-      });
-    }
-    if (e.seq !== s.seq + 1) {
-      problems.push({
-        sessionId: e.sessionId,
-        seq: e.seq,
-        problem:
-          e.seq === s.seq + 2
-            ? `event ${s.seq + 1} before it is missing`
-            : e.seq > s.seq + 2
-              ? `events ${s.seq + 1}–${e.seq - 1} before it are missing`
-              : `out of order (after event ${s.seq})`,
-      });
-    } else if (e.prev !== s.hash) {
-      problems.push({
-        sessionId: e.sessionId,
-        seq: e.seq,
-        problem: 'does not follow the event before it (prev hash differs)',
-      });
-    }
-    state.set(e.sessionId, { seq: Math.max(s.seq, e.seq), hash: e.hash });
-  }
-  return problems;
+  const verifier = new ChainVerifier();
+  for (const e of events) verifier.add(e);
+  return verifier.problems;
 }

@@ -1,4 +1,15 @@
-import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  fdatasync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { RecordedEvent } from './chain';
 
@@ -12,7 +23,14 @@ export interface JournalOptions {
   batchWindowMs?: number;
 }
 
-const FILE = 'journal.jsonl';
+export const JOURNAL_FILE = 'journal.jsonl';
+/**
+ * Like PostgreSQL's wal_writer_delay for asynchronous commit: a sync running all the time would make
+ * every journal write wait behind it (the file's lock), on the hot path.
+ */
+const DEFAULT_BATCH_WINDOW_MS = 100;
+/** Where a torn tail found at start is kept (never silently dropped). */
+export const TORN_FILE = 'journal.torn';
 
 /**
  * The append-only journal of recorded events, one JSON line each. `append` resolves when the event is
@@ -31,15 +49,49 @@ export class Journal {
     readonly file: string,
     private readonly options: Required<JournalOptions>,
   ) {
-    this.fd = openSync(file, 'a', 0o600);
+    this.fd = openSync(file, 'a+', 0o600);
   }
+
+  /** Bytes of a torn last line moved aside when the journal was opened (0: none). */
+  tornBytes = 0;
 
   static open(dir: string, options: JournalOptions = {}): Journal {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    return new Journal(path.join(dir, FILE), {
+    const journal = new Journal(path.join(dir, JOURNAL_FILE), {
       sync: options.sync ?? 'batch',
-      batchWindowMs: options.batchWindowMs ?? 5,
+      batchWindowMs: options.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
     });
+    journal.tornBytes = journal.setAsideTornTail(path.join(dir, TORN_FILE));
+    return journal;
+  }
+
+  /**
+   * A crash mid-write can leave the last line incomplete; appending after it would glue the next event
+   * onto it. Its bytes (an event never acknowledged to a client) go to the torn file, and the journal
+   * is cut back to its last complete line.
+   */
+  private setAsideTornTail(tornFile: string): number {
+    const size = fstatSync(this.fd).size;
+    if (size === 0) return 0;
+    const tailSize = Math.min(size, 1 << 20);
+    let tail = Buffer.alloc(tailSize);
+    let start = size - tailSize;
+    readSync(this.fd, tail, 0, tailSize, start);
+    if (tail[tail.length - 1] === 0x0a) return 0;
+    // Lines are far shorter than 1 MiB except huge samples; read further back until a newline shows.
+    let nl = tail.lastIndexOf(0x0a);
+    while (nl < 0 && start > 0) {
+      const more = Buffer.alloc(Math.min(start, 1 << 20));
+      start -= more.length;
+      readSync(this.fd, more, 0, more.length, start);
+      tail = Buffer.concat([more, tail]);
+      nl = tail.lastIndexOf(0x0a);
+    }
+    const keep = start + nl + 1;
+    appendFileSync(tornFile, Buffer.concat([tail.subarray(nl + 1), Buffer.from('\n')]), { mode: 0o600 });
+    ftruncateSync(this.fd, keep);
+    fdatasyncSync(this.fd);
+    return size - keep;
   }
 
   /**
@@ -107,29 +159,85 @@ export class Journal {
    * Reads every event back. A torn last line (a crash in the middle of a write) is reported, not
    * fatal; a torn line anywhere else is corruption and is reported as such.
    */
-  static read(dir: string): { events: RecordedEvent[]; damaged: Array<{ line: number; problem: string }> } {
-    let text: string;
-    try {
-      text = readFileSync(path.join(dir, FILE), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], damaged: [] };
-      throw err;
-    }
-    const lines = text.split('\n');
+  static read(dir: string): { events: RecordedEvent[]; damaged: JournalDamage[] } {
     const events: RecordedEvent[] = [];
-    const damaged: Array<{ line: number; problem: string }> = [];
-    lines.forEach((line, i) => {
-      if (line === '') return;
-      try {
-        events.push(JSON.parse(line) as RecordedEvent);
-      } catch {
-        const last = i === lines.length - 1;
-        damaged.push({
-          line: i + 1,
-          problem: last ? 'torn last line (the writer stopped mid-write)' : 'unreadable line',
-        });
-      }
+    const damaged: JournalDamage[] = [];
+    scanJournal(dir, 0, {
+      event: (e) => events.push(e),
+      damaged: (d) => damaged.push(d),
+      tornTail: (d) => damaged.push(d),
     });
     return { events, damaged };
+  }
+}
+
+export interface JournalDamage {
+  line: number;
+  offset: number;
+  problem: string;
+}
+
+export interface JournalVisitor {
+  /** An event, with the byte offset and length of its line, and the line itself. */
+  event(e: RecordedEvent, offset: number, length: number, text: string): void;
+  damaged?(d: JournalDamage): void;
+  /** Reported only by a full read: the writer may still be writing a line a follower sees half of. */
+  tornTail?(d: JournalDamage): void;
+}
+
+/**
+ * Reads the journal's complete lines from `offset` in bounded chunks (memory does not grow with the
+ * journal) and returns the offset after the last complete line: where a follower continues.
+ */
+export function scanJournal(
+  dir: string,
+  offset: number,
+  visit: JournalVisitor,
+  firstLine = 1,
+  /** Stop before lines that start at or after this offset. */
+  end = Infinity,
+): number {
+  let fd: number;
+  try {
+    fd = openSync(path.join(dir, JOURNAL_FILE), 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return offset;
+    throw err;
+  }
+  try {
+    const chunk = Buffer.alloc(1 << 20);
+    let carry = Buffer.alloc(0);
+    let position = offset;
+    let line = firstLine;
+    while (position < end) {
+      const n = readSync(fd, chunk, 0, chunk.length, position + carry.length);
+      if (n === 0) break;
+      const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, n)]) : chunk.subarray(0, n);
+      let start = 0;
+      for (let nl = data.indexOf(0x0a); nl >= 0 && position + start < end; nl = data.indexOf(0x0a, start)) {
+        if (nl > start) {
+          const text = data.toString('utf8', start, nl);
+          try {
+            visit.event(JSON.parse(text) as RecordedEvent, position + start, nl - start, text);
+          } catch {
+            visit.damaged?.({ line, offset: position + start, problem: 'unreadable line' });
+          }
+        }
+        line++;
+        start = nl + 1;
+      }
+      position += start;
+      carry = Buffer.from(data.subarray(start));
+    }
+    if (carry.length > 0 && position < end) {
+      visit.tornTail?.({
+        line,
+        offset: position,
+        problem: 'torn last line (the writer stopped mid-write)',
+      });
+    }
+    return position;
+  } finally {
+    closeSync(fd);
   }
 }

@@ -1,4 +1,4 @@
-import { loadModule, parseSync } from 'libpg-query';
+import { loadModule, normalizeSync, parseSync } from 'libpg-query';
 
 /**
  * The real PostgreSQL grammar (libpg-query: the server's own parser compiled to WASM). Loading the WASM
@@ -57,4 +57,17 @@ export function parseStatements(text: string): ParseOutcome {
     statements.push({ stmt: s.stmt, location, length: toChars(endByte) - location });
   }
   return { ok: true, statements };
+}
+
+/**
+ * The statement with every literal replaced by $1, $2… (the server's own normalisation, as
+ * pg_stat_statements shows it); null when the text does not parse.
+ */
+export function withoutLiterals(text: string): string | null {
+  if (!loaded) throw new Error('SQL parser not loaded: await loadSqlParser() at start-up');
+  try {
+    return normalizeSync(text);
+  } catch {
+    return null;
+  }
 }

@@ -104,7 +104,10 @@ export class ClientSession {
   private context: GateContext | null = null;
   private log: StatementLog | null = null;
   /** Prepared statements (protocol level) → their SQL and the decision taken at Parse. */
-  private readonly statements = new Map<string, { sql: string; rule: string; obligations: Obligations }>();
+  private readonly statements = new Map<
+    string,
+    { sql: string; rule: string; obligations: Obligations; decision: Decision }
+  >();
   /** Portals → the statement they were bound from. */
   private readonly portals = new Map<string, string>();
   private readonly clientFramer: MessageFramer;
@@ -158,6 +161,7 @@ export class ClientSession {
         connection: this.settings.connection,
         sessionId: this.id,
         actor: { ...this.settings.identity, agent: params.get('application_name') || undefined },
+        estimateRows: (sql) => this.estimateRows(sql, new Map(params)),
       };
       await this.checkStartupSettings(params);
       if (this.settings.gate.readOnlyUpstream(this.settings.connection)) {
@@ -186,8 +190,17 @@ export class ClientSession {
       const recorder = this.settings.recorder;
       if (recorder) {
         const { connection, actor } = this.context;
-        const session = recorder.session(this.id, { connection, actor, client: this.clientAddress });
-        this.log = new StatementLog(session, { rows: 20, bytes: 16 * 1024 });
+        const { host, port, database, user } = this.settings.upstream;
+        const recording = gate.recordingPolicy?.() ?? { parameters: 'none' };
+        const session = recorder.session(this.id, {
+          connection,
+          actor,
+          application: params.get('application_name') || undefined,
+          client: this.clientAddress,
+          upstream: { host, port, database, user },
+          policy: recording.policy,
+        });
+        this.log = new StatementLog(session, { rows: 20, bytes: 16 * 1024 }, recording.parameters);
       }
       this.startRelay(queue.release(), up.leftover);
       this.settings.log.debug(
@@ -197,6 +210,20 @@ export class ClientSession {
       clearTimeout(authTimer);
       queue.release();
       this.failClient(err);
+    }
+  }
+
+  /**
+   * For a reviewer: the rows a write would affect, from a plain EXPLAIN on a connection of its own (the
+   * client's is busy waiting; EXPLAIN without ANALYZE plans the statement and never runs it).
+   */
+  private async estimateRows(sql: string, params: Map<string, string>): Promise<number | null> {
+    const up = await connectUpstream(this.settings.upstream, params);
+    try {
+      const rows = await queryUpstream(up, `EXPLAIN (FORMAT JSON) ${sql}`, this.settings.upstream);
+      return writtenRows(JSON.parse(rows[0]?.[0] ?? 'null'));
+    } finally {
+      up.socket.destroy();
     }
   }
 
@@ -416,12 +443,16 @@ export class ClientSession {
       case Msg.bind: {
         const { portal, statement } = decodeBind(message);
         this.portals.set(portal, statement);
+        this.log?.bound(portal, message);
         break;
       }
       case Msg.close: {
         const { kind, name } = decodeClose(message);
         if (kind === 'S') this.statements.delete(name);
-        else this.portals.delete(name);
+        else {
+          this.portals.delete(name);
+          this.log?.unbound(name);
+        }
         break;
       }
       case Msg.execute: {
@@ -430,7 +461,7 @@ export class ClientSession {
         const statement = this.statements.get(this.portals.get(portal) ?? '\0');
         if (statement) {
           this.obligations.started(statement.obligations, statement.rule, true);
-          this.log?.started('extended', statement.sql, statement.rule, true);
+          this.log?.started('extended', statement.sql, statement.decision, true, portal);
         }
         this.describeForMasking(out, portal);
         break;
@@ -461,13 +492,14 @@ export class ClientSession {
       if (request.protocol !== 'extended' && request.protocol !== 'startup') {
         const sql =
           'sql' in request ? request.sql : `-- fast-path call of function OID ${request.functionOid}`;
-        this.log?.started(request.protocol, sql, decision.rule, request.protocol === 'execute');
+        this.log?.started(request.protocol, sql, decision, request.protocol === 'execute');
       }
       if (request.protocol === 'extended') {
         this.statements.set(request.statementName, {
           sql: request.sql,
           rule: decision.rule,
           obligations: decision.obligations,
+          decision,
         });
       } else {
         this.obligations.started(decision.obligations, decision.rule, request.protocol === 'execute');
@@ -483,7 +515,7 @@ export class ClientSession {
           : request.protocol === 'fastpath'
             ? `-- fast-path call of function OID ${request.functionOid}`
             : '';
-      this.log?.denied(request.protocol, sql, decision.rule, decision.reason);
+      this.log?.denied(request.protocol, sql, decision);
       if (request.protocol === 'extended') this.statements.delete(request.statementName);
       // The replacement fails upstream in the same place the original would have run: a Query for a
       // Query or fast-path call, an (unnamed) Parse in an extended-protocol batch.
@@ -657,4 +689,14 @@ export class ClientSession {
       this.upstream?.destroy();
     }, 5000).unref();
   }
+}
+
+/** A ModifyTable plan writes what its input node produces. */
+function writtenRows(plan: unknown): number | null {
+  const top = (plan as Array<{ Plan?: Record<string, unknown> }> | null)?.[0]?.Plan;
+  if (!top) return null;
+  const input =
+    top['Node Type'] === 'ModifyTable' ? (top.Plans as Array<Record<string, unknown>> | undefined)?.[0] : top;
+  const rows = input?.['Plan Rows'];
+  return typeof rows === 'number' ? rows : null;
 }

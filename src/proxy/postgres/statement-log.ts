@@ -1,5 +1,6 @@
+import type { Decision } from '../../core/gate';
 import type { SessionRecorder, StatementRecord } from '../../core/recording/recorder';
-import { Msg, decodeErrorFields } from './protocol/messages';
+import { Msg, decodeBindParameters, decodeErrorFields } from './protocol/messages';
 
 interface Open {
   record: StatementRecord;
@@ -20,21 +21,53 @@ export class StatementLog {
   private cyclesSent = 0;
   private cyclesDone = 0;
   private columns: string[] = [];
+  /** Bind messages by portal, decoded only when their Execute is recorded. */
+  private readonly binds = new Map<string, Buffer>();
 
   constructor(
     private readonly recorder: SessionRecorder,
     private readonly sample: { rows: number; bytes: number },
+    private readonly parameters: 'none' | 'all',
   ) {}
 
   /** A denied statement is recorded at once: it never runs. */
-  denied(protocol: string, sql: string, rule: string, reason: string): void {
-    this.recorder.statement({ protocol, sql, decision: 'deny', rule, reason });
+  denied(protocol: string, sql: string, decision: Decision): void {
+    this.recorder.statement({
+      protocol,
+      sql,
+      decision: 'deny',
+      rule: decision.rule,
+      reason: decision.effect === 'deny' ? decision.reason : undefined,
+      ...details(decision),
+    });
   }
 
-  /** An allowed Query or Execute was sent upstream. */
-  started(protocol: string, sql: string, rule: string, extended: boolean): void {
+  bound(portal: string, message: Buffer): void {
+    this.binds.set(portal, message);
+  }
+
+  unbound(portal: string): void {
+    this.binds.delete(portal);
+  }
+
+  /** An allowed Query or Execute (of `portal`) was sent upstream. */
+  started(protocol: string, sql: string, decision: Decision, extended: boolean, portal?: string): void {
+    const record: StatementRecord = {
+      protocol,
+      sql,
+      decision: 'allow',
+      rule: decision.rule,
+      tags: [],
+      ...details(decision),
+    };
+    const bind = portal === undefined ? undefined : this.binds.get(portal);
+    if (bind) {
+      const values = decodeBindParameters(bind);
+      if (this.parameters === 'all' && !decision.redactLiterals) record.parameters = values;
+      else if (values.length > 0) record.parameterCount = values.length;
+    }
     this.open.push({
-      record: { protocol, sql, decision: 'allow', rule, tags: [] },
+      record,
       started: Date.now(),
       cycle: this.cyclesSent + 1,
       extended,
@@ -119,6 +152,14 @@ export class StatementLog {
     while (this.open.length) this.finish();
     this.recorder.end(why);
   }
+}
+
+function details(d: Decision): Partial<StatementRecord> {
+  const out: Partial<StatementRecord> = {};
+  if (d.facts) out.facts = d.facts;
+  if (d.review) out.review = d.review;
+  if (d.redactLiterals) out.literalsRedacted = true;
+  return out;
 }
 
 function rowDescriptionNames(message: Buffer): string[] {

@@ -139,6 +139,34 @@ export function decodeBind(message: Buffer): { portal: string; statement: string
   return { portal, statement };
 }
 
+/**
+ * Bind's parameter values as text: text-format values as sent, binary ones as \\x hex (as bytea shows
+ * them). Bind was already checked by the upstream-bound framing; a short message yields what it holds.
+ */
+export function decodeBindParameters(message: Buffer): Array<string | null> {
+  let [, at] = cstring(message, 5);
+  [, at] = cstring(message, at);
+  const formatCount = message.readInt16BE(at);
+  const formats: number[] = [];
+  at += 2;
+  for (let i = 0; i < formatCount; i++, at += 2) formats.push(message.readInt16BE(at));
+  const count = message.readInt16BE(at);
+  at += 2;
+  const values: Array<string | null> = [];
+  for (let i = 0; i < count && at + 4 <= message.length; i++) {
+    const len = message.readInt32BE(at);
+    at += 4;
+    if (len < 0) {
+      values.push(null);
+      continue;
+    }
+    const binary = (formatCount === 1 ? formats[0] : formats[i]) === 1;
+    values.push(binary ? '\\x' + message.toString('hex', at, at + len) : message.toString('utf8', at, at + len));
+    at += len;
+  }
+  return values;
+}
+
 /** Close: 'S' (statement) or 'P' (portal), and the name. */
 export function decodeClose(message: Buffer): { kind: 'S' | 'P'; name: string } {
   return { kind: message[5] === 0x53 ? 'S' : 'P', name: cstring(message, 6)[0] };

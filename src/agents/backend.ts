@@ -1,0 +1,117 @@
+import type { LocalEndpoint } from '../proxy/airlock-proxy';
+import type { MaskStyleName } from '../core/policy/document';
+
+/**
+ * What the agent tools (LM tools in VS Code, `airlock mcp`) need from a running Airlock. A tool never
+ * reaches an upstream itself: it connects to Airlock's own local listener (`endpoint`), so the gate,
+ * masking and recording apply to it exactly as to psql; `explain` and `maskedColumns` only describe
+ * the policy in force, they run nothing.
+ */
+export interface AgentBackend {
+  /** The configured connections, listening or not. */
+  connections(): Promise<ConnectionSummary[]>;
+  /** The local listener of a connection, started if needed. */
+  endpoint(connection: string): Promise<LocalEndpoint>;
+  /** The policy's decision on `sql` for `agent`, without executing it (see gate-services.ts). */
+  explain(connection: string, sql: string, agent: string): Promise<PolicyExplanation>;
+  /** The columns the policy masks on a connection (as far as its catalog is known). */
+  maskedColumns(connection: string): Promise<MaskingSummary>;
+}
+
+export interface ConnectionSummary {
+  name: string;
+  kind: 'postgres';
+  /** The database clients of the listener reach (known once it listens). */
+  database?: string;
+  listening: boolean;
+}
+
+export interface PolicyExplanation {
+  /** The decision for the statement: policy rules and masking lineage together, as the gate takes it. */
+  effect: 'allow' | 'deny' | 'review';
+  /** What Airlock sees in the statement and which rule decides it, for a person or a model. */
+  text: string;
+  /**
+   * `EXPLAIN <statement>` when the policy would allow it outright, so the plan may be fetched (through
+   * the proxy, where the gate decides it again); absent otherwise.
+   */
+  planStatement?: string;
+}
+
+export interface MaskedColumn {
+  /** `schema.table` */
+  relation: string;
+  column: string;
+  mask: MaskStyleName;
+}
+
+export interface MaskingSummary {
+  columns: MaskedColumn[];
+  /** Other text values are scanned by content detectors (card numbers, e-mails, …) and masked. */
+  contentDetectors: boolean;
+}
+
+/**
+ * What a running Airlock offers: its listeners and the policy services. The VS Code extension and
+ * `airlock proxy` implement it around their own engine; `localBackend` turns it into an AgentBackend
+ * and the control channel serves it to `airlock mcp` processes.
+ */
+export interface AirlockServices {
+  /** Names of the configured connections (default: the listening ones). */
+  connections?(): string[] | Promise<string[]>;
+  /** The listeners up now. */
+  endpoints(): LocalEndpoint[] | Promise<LocalEndpoint[]>;
+  /** Starts a configured connection's listener (when listeners start on demand). */
+  connect?(connection: string): Promise<unknown>;
+  explain(connection: string, sql: string, agent: string): PolicyExplanation | Promise<PolicyExplanation>;
+  maskedColumns(connection: string): MaskingSummary | Promise<MaskingSummary>;
+}
+
+/** An AgentBackend in the same process as the proxy (the extension's LM tools, the embedded `airlock mcp`). */
+export function localBackend(services: AirlockServices): AgentBackend {
+  const names = async () => {
+    const listening = (await services.endpoints()).map((e) => e.name);
+    const configured = services.connections ? await services.connections() : [];
+    return [...new Set([...configured, ...listening])];
+  };
+  const find = async (name: string) => (await services.endpoints()).find((e) => e.name === name);
+  const known = async (name: string) => {
+    const all = await names();
+    if (!all.includes(name))
+      throw new UnknownConnectionError(
+        `no connection named "${name}"; the connections are: ${all.join(', ') || '(none)'}`,
+      );
+  };
+  return {
+    async connections() {
+      const endpoints = await services.endpoints();
+      return (await names()).map((name) => {
+        const e = endpoints.find((x) => x.name === name);
+        return { name, kind: 'postgres', database: e?.database, listening: !!e };
+      });
+    },
+    async endpoint(name) {
+      const up = await find(name);
+      if (up) return up;
+      await known(name);
+      if (!services.connect) throw new Error(`connection "${name}" is not listening`);
+      await services.connect(name);
+      const started = await find(name);
+      if (!started) throw new Error(`connection "${name}" did not start`);
+      return started;
+    },
+    async explain(connection, sql, agent) {
+      await known(connection);
+      return services.explain(connection, sql, agent);
+    },
+    async maskedColumns(connection) {
+      await known(connection);
+      return services.maskedColumns(connection);
+    },
+  };
+}
+
+/** A tool named a connection the configuration does not have (the model can pick another). */
+export class UnknownConnectionError extends Error {
+  override name = 'UnknownConnectionError';
+}

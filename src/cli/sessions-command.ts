@@ -1,0 +1,213 @@
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { once } from 'node:events';
+import { loadConfig } from '../config/config';
+import type { RecordedEvent } from '../core/recording/chain';
+import { EXPORT_FORMATS, OcsfConverter, toJsonl, type ExportFormat } from '../core/recording/export';
+import { RecordingStore, type SessionFilter, type SessionSummary } from '../core/recording/store';
+import { UsageError } from './usage-error';
+
+export const sessionsUsage = `airlock sessions list|show|export --config FILE …
+
+  list   [--connection NAME] [--actor USER|AGENT] [--since TIME] [--until TIME] [--decision allow|deny]
+         [--live] [--limit N] [--json]
+         the recorded sessions, newest first
+  show   ID [--json]
+         a session's events in order (ID may be shortened to any unique prefix)
+  export (ID | --all [filters of list]) --format jsonl|ocsf [--out FILE]
+         jsonl: the events exactly as recorded (each line verifiable); ocsf: OCSF 1.3 events
+         (Datastore Activity, Authentication, Authorize Session) for a SIEM`;
+
+export interface SessionsOptions {
+  config?: string;
+  connection?: string;
+  actor?: string;
+  since?: string;
+  until?: string;
+  decision?: string;
+  live?: boolean;
+  limit?: string;
+  json?: boolean;
+  all?: boolean;
+  format?: string;
+  out?: string;
+}
+
+export async function sessionsCommand(
+  sub: string | undefined,
+  args: string[],
+  options: SessionsOptions,
+  stdout: Writable = process.stdout,
+): Promise<number> {
+  if (!options.config) throw new UsageError('airlock sessions needs --config FILE', sessionsUsage);
+  const config = loadConfig(options.config);
+  if (!config.recordings) throw new UsageError(`${options.config} names no recordings folder`, sessionsUsage);
+  const store = await RecordingStore.open(config.recordings);
+  try {
+    switch (sub) {
+      case 'list':
+        return list(store, filterOf(options), options.json === true, stdout);
+      case 'show':
+        return show(store, sessionArg(store, args), options.json === true, stdout);
+      case 'export':
+        return await exportSessions(store, args, options, stdout);
+      default:
+        throw new UsageError(
+          sub ? `unknown sessions command "${sub}"` : 'which sessions command?',
+          sessionsUsage,
+        );
+    }
+  } finally {
+    store.save();
+    store.close();
+  }
+}
+
+function filterOf(o: SessionsOptions): SessionFilter {
+  if (o.decision !== undefined && o.decision !== 'allow' && o.decision !== 'deny')
+    throw new UsageError(`--decision must be allow or deny, not "${o.decision}"`, sessionsUsage);
+  const limit = o.limit === undefined ? undefined : Number(o.limit);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0))
+    throw new UsageError(`--limit must be a positive whole number`, sessionsUsage);
+  return {
+    connection: o.connection,
+    actor: o.actor,
+    since: o.since,
+    until: o.until,
+    decision: o.decision,
+    live: o.live ? true : undefined,
+    limit,
+  };
+}
+
+function sessionArg(store: RecordingStore, args: string[]): SessionSummary {
+  if (args.length !== 1) throw new UsageError('name one session ID', sessionsUsage);
+  const s = store.session(args[0]);
+  if (!s) throw new Error(`no recorded session "${args[0]}" (airlock sessions list shows them)`);
+  return s;
+}
+
+function list(store: RecordingStore, filter: SessionFilter, json: boolean, out: Writable): number {
+  const sessions = store.sessions(filter);
+  if (json) {
+    out.write(JSON.stringify(sessions, null, 2) + '\n');
+    return 0;
+  }
+  if (sessions.length === 0) {
+    out.write('no recorded sessions match\n');
+    return 0;
+  }
+  const rows = sessions.map((s) => [
+    s.id.slice(0, 8),
+    s.started.replace('T', ' ').slice(0, 19),
+    s.connection,
+    s.agent ? `${s.user} via ${s.agent}` : s.user,
+    String(s.statements),
+    String(s.denials),
+    s.live ? 'live' : s.interrupted ? 'interrupted' : 'ended',
+  ]);
+  out.write(table(['ID', 'STARTED (UTC)', 'CONNECTION', 'ACTOR', 'STATEMENTS', 'DENIED', 'STATE'], rows));
+  return 0;
+}
+
+function show(store: RecordingStore, s: SessionSummary, json: boolean, out: Writable): number {
+  const events = store.events(s.id);
+  if (json) {
+    out.write(JSON.stringify({ session: s, events }, null, 2) + '\n');
+    return 0;
+  }
+  out.write(
+    `session ${s.id}\n  connection ${s.connection}, ${s.agent ? `${s.user} via ${s.agent}` : s.user}, from ${s.client}\n` +
+      `  ${s.started} → ${s.ended ?? (s.live ? 'live' : 'not ended')}${s.endReason ? ` (${s.endReason})` : ''}\n` +
+      `  ${s.statements} statement(s), ${s.denials} denied, ${s.approvals} approved on review` +
+      `${s.policy ? `; policy ${s.policy}` : ''}\n\n`,
+  );
+  for (const e of events) out.write(describeEvent(e));
+  return 0;
+}
+
+function describeEvent(e: RecordedEvent): string {
+  const d = e.data;
+  const head = `#${e.seq} ${e.time.slice(11, 23)} `;
+  switch (e.type) {
+    case 'statement': {
+      const review = d.review as
+        { outcome: string; approver?: string; waitMs: number; scope?: string } | undefined;
+      const lines = [
+        `${head}${String(d.decision).toUpperCase()} (${String(d.rule)})` +
+          (typeof d.durationMs === 'number' ? ` ${d.durationMs} ms` : '') +
+          (Array.isArray(d.tags) && d.tags.length ? ` → ${d.tags.join(', ')}` : ''),
+        `    ${String(d.sql).replace(/\n/g, '\n    ')}`,
+      ];
+      if (review)
+        lines.push(
+          `    review: ${review.outcome}${review.approver ? ` by ${review.approver}` : ''} after ${review.waitMs} ms` +
+            (review.scope === 'session' ? ' (for the session)' : ''),
+        );
+      if (d.reason) lines.push(`    reason: ${String(d.reason)}`);
+      const error = d.error as { code: string; message: string } | undefined;
+      if (error) lines.push(`    error ${error.code}: ${error.message}`);
+      const sample = d.sample as
+        { columns: string[]; rows: Array<Array<string | null>>; truncated: boolean } | undefined;
+      if (sample && sample.rows.length) {
+        const t = table(
+          sample.columns,
+          sample.rows.map((r) => r.map((v) => v ?? 'NULL')),
+        );
+        lines.push(
+          t.trimEnd().replace(/^/gm, '    ') + (sample.truncated ? '\n    … (sample truncated)' : ''),
+        );
+      }
+      return lines.join('\n') + '\n';
+    }
+    case 'checkpoint':
+      return `${head}checkpoint: signed (key ${String(d.key)}) over event ${String(d.seq)}\n`;
+    default:
+      return `${head}${e.type} ${JSON.stringify(d)}\n`;
+  }
+}
+
+async function exportSessions(
+  store: RecordingStore,
+  args: string[],
+  o: SessionsOptions,
+  stdout: Writable,
+): Promise<number> {
+  const format = o.format as ExportFormat | undefined;
+  if (!format || !EXPORT_FORMATS.includes(format))
+    throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}`, sessionsUsage);
+  if (o.all === args.length > 0) throw new UsageError('give one session ID or --all', sessionsUsage);
+  const sessions = o.all ? store.sessions(filterOf(o)).reverse() : [sessionArg(store, args)];
+  const out = o.out ? createWriteStream(o.out, { mode: 0o600 }) : stdout;
+  const ocsf = new OcsfConverter();
+  let count = 0;
+  for (const s of sessions) {
+    for (const e of store.events(s.id)) {
+      const lines = format === 'jsonl' ? [toJsonl(e)] : ocsf.convert(e).map((x) => JSON.stringify(x));
+      for (const line of lines) {
+        count++;
+        if (!out.write(line + '\n')) await once(out, 'drain');
+      }
+    }
+  }
+  if (o.out) {
+    out.end();
+    await once(out, 'finish');
+    process.stderr.write(
+      `${count} ${format} event(s) from ${sessions.length} session(s) written to ${o.out}\n`,
+    );
+  }
+  return 0;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) =>
+    Math.min(60, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (c.length > widths[i] ? c.slice(0, widths[i] - 1) + '…' : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
+}

@@ -1,0 +1,232 @@
+import type { RecordedEvent } from './chain';
+import { version } from '../../../package.json';
+
+/**
+ * Exports for SIEMs and auditors. JSONL is the events exactly as recorded (each line verifies against
+ * its hash). OCSF 1.3: statements → Datastore Activity (6005), session start/end → Authentication
+ * (3002, logon/logoff), reviews and denials → Authorize Session (3003); Airlock's own fields that OCSF
+ * has no place for go under `unmapped.airlock`.
+ */
+export type ExportFormat = 'jsonl' | 'ocsf';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['jsonl', 'ocsf'];
+
+export function toJsonl(e: RecordedEvent): string {
+  return JSON.stringify(e);
+}
+
+const OCSF_VERSION = '1.3.0';
+const product = { name: 'Airlock', vendor_name: 'Airlock', version };
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** Session-level context every OCSF event of the session repeats (SIEM events stand alone). */
+interface SessionContext {
+  actor: Obj;
+  src_endpoint?: Obj;
+  database?: Obj;
+  service?: Obj;
+  policy?: string;
+}
+
+/** Converts a session's events, in order, to OCSF events (a checkpoint has no OCSF counterpart). */
+export class OcsfConverter {
+  private readonly sessions = new Map<string, SessionContext>();
+
+  convert(e: RecordedEvent): Obj[] {
+    const d = obj(e.data);
+    switch (e.type) {
+      case 'session-start': {
+        const ctx = this.context(e);
+        return [this.authentication(e, ctx, 1, 'Logon', 'Success')];
+      }
+      case 'session-end': {
+        const ctx = this.context(e);
+        this.sessions.delete(e.sessionId);
+        return [
+          this.authentication(e, ctx, 2, 'Logoff', 'Success', {
+            message: str(d.reason),
+          }),
+        ];
+      }
+      case 'statement': {
+        const ctx = this.context(e);
+        const out = [this.datastore(e, ctx, d)];
+        if (d.decision === 'deny' || d.review) out.push(this.authorization(e, ctx, d));
+        return out;
+      }
+      default:
+        return [];
+    }
+  }
+
+  private context(e: RecordedEvent): SessionContext {
+    let ctx = this.sessions.get(e.sessionId);
+    if (ctx && e.type !== 'session-start') return ctx;
+    const d = e.type === 'session-start' ? obj(e.data) : {};
+    const actor = obj(d.actor);
+    const groups = Array.isArray(actor.groups) ? actor.groups.filter((g) => typeof g === 'string') : [];
+    const agent = str(actor.agent) ?? str(d.application);
+    ctx = {
+      actor: {
+        user: {
+          name: str(actor.user) ?? 'unknown',
+          ...(groups.length ? { groups: groups.map((name) => ({ name })) } : {}),
+        },
+        ...(agent ? { app_name: agent } : {}),
+        session: { uid: e.sessionId },
+      },
+      policy: str(d.policy),
+    };
+    const client = str(d.client);
+    const m = client ? /^(.*):(\d+)$/.exec(client) : null;
+    if (m) ctx.src_endpoint = { ip: m[1].replace(/^::ffff:/, ''), port: Number(m[2]) };
+    const up = obj(d.upstream);
+    if (str(up.database)) {
+      ctx.database = { name: up.database, type: 'Relational', type_id: 1 };
+    }
+    if (str(d.connection)) ctx.service = { name: d.connection };
+    this.sessions.set(e.sessionId, ctx);
+    return ctx;
+  }
+
+  private base(
+    e: RecordedEvent,
+    classUid: number,
+    className: string,
+    category: [number, string],
+    activity: [number, string],
+  ): Obj {
+    return {
+      class_uid: classUid,
+      class_name: className,
+      category_uid: category[0],
+      category_name: category[1],
+      activity_id: activity[0],
+      activity_name: activity[1],
+      type_uid: classUid * 100 + activity[0],
+      time: Date.parse(e.time),
+      metadata: {
+        version: OCSF_VERSION,
+        product,
+        uid: `${e.sessionId}:${e.seq}`,
+        correlation_uid: e.sessionId,
+        log_name: 'airlock-recording',
+      },
+    };
+  }
+
+  private authentication(
+    e: RecordedEvent,
+    ctx: SessionContext,
+    activity: number,
+    name: string,
+    status: 'Success' | 'Failure',
+    extra: Obj = {},
+  ): Obj {
+    return {
+      ...this.base(e, 3002, 'Authentication', [3, 'Identity & Access Management'], [activity, name]),
+      severity_id: 1,
+      severity: 'Informational',
+      status,
+      status_id: status === 'Success' ? 1 : 2,
+      user: ctx.actor.user,
+      actor: ctx.actor,
+      session: { uid: e.sessionId },
+      auth_protocol: 'SCRAM-SHA-256',
+      auth_protocol_id: 99,
+      ...(ctx.src_endpoint ? { src_endpoint: ctx.src_endpoint } : {}),
+      ...(ctx.service ? { service: ctx.service } : {}),
+      ...stripUndefined(extra),
+    };
+  }
+
+  private datastore(e: RecordedEvent, ctx: SessionContext, d: Obj): Obj {
+    const denied = d.decision === 'deny';
+    const error = obj(d.error);
+    const failed = denied || str(error.code) !== undefined;
+    return {
+      ...this.base(e, 6005, 'Datastore Activity', [6, 'Application Activity'], datastoreActivity(d)),
+      severity_id: denied ? 3 : 1,
+      severity: denied ? 'Medium' : 'Informational',
+      status: failed ? 'Failure' : 'Success',
+      status_id: failed ? 2 : 1,
+      ...(str(error.code) ? { status_code: error.code, status_detail: error.message } : {}),
+      disposition: denied ? 'Blocked' : 'Allowed',
+      disposition_id: denied ? 2 : 1,
+      actor: ctx.actor,
+      type_id: 1,
+      type: 'Database',
+      ...(ctx.database ? { database: ctx.database } : {}),
+      ...(ctx.src_endpoint ? { src_endpoint: ctx.src_endpoint } : {}),
+      query_info: { query_string: str(d.sql) ?? '' },
+      ...(typeof d.durationMs === 'number' ? { duration: d.durationMs } : {}),
+      policy: { name: str(d.rule) ?? '', ...(ctx.policy ? { uid: ctx.policy } : {}) },
+      ...(denied && str(d.reason) ? { message: d.reason } : {}),
+      unmapped: {
+        airlock: stripUndefined({
+          decision: d.decision,
+          rule: d.rule,
+          reason: d.reason,
+          review: d.review,
+          facts: d.facts,
+          tags: d.tags,
+          sample: d.sample,
+          parameters: d.parameters,
+          literals_redacted: d.literalsRedacted,
+        }),
+      },
+    };
+  }
+
+  private authorization(e: RecordedEvent, ctx: SessionContext, d: Obj): Obj {
+    const review = obj(d.review);
+    const approved = d.decision === 'allow';
+    return {
+      ...this.base(
+        e,
+        3003,
+        'Authorize Session',
+        [3, 'Identity & Access Management'],
+        [99, approved ? 'Statement approved' : 'Statement denied'],
+      ),
+      severity_id: approved ? 1 : 3,
+      severity: approved ? 'Informational' : 'Medium',
+      status: approved ? 'Success' : 'Failure',
+      status_id: approved ? 1 : 2,
+      user: ctx.actor.user,
+      actor: ctx.actor,
+      session: { uid: e.sessionId },
+      policy: { name: str(d.rule) ?? '', ...(ctx.policy ? { uid: ctx.policy } : {}) },
+      message: approved ? `approved by ${str(review.approver) ?? 'a reviewer'}` : (str(d.reason) ?? 'denied'),
+      unmapped: { airlock: stripUndefined({ statement_seq: e.seq, review: d.review, sql: d.sql }) },
+    };
+  }
+}
+
+/** OCSF Datastore Activity ids: Read 1, Update 2, Query 4, Write 5, Create 6, Delete 7, Other 99. */
+function datastoreActivity(d: Obj): [number, string] {
+  const facts = Array.isArray(d.facts) ? d.facts.map(obj) : [];
+  const commands = facts.map((f) => str(f.command) ?? '');
+  const kinds = facts.map((f) => str(f.kind) ?? '');
+  if (commands.length === 1) {
+    switch (commands[0]) {
+      case 'INSERT':
+        return [6, 'Create'];
+      case 'UPDATE':
+      case 'MERGE':
+        return [2, 'Update'];
+      case 'DELETE':
+      case 'TRUNCATE':
+        return [7, 'Delete'];
+    }
+  }
+  if (kinds.length > 0 && kinds.every((k) => k === 'read')) return [4, 'Query'];
+  if (kinds.some((k) => k === 'write')) return [5, 'Write'];
+  return [99, commands.join('; ') || 'Other'];
+}
+
+function stripUndefined(o: Obj): Obj {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}

@@ -1,0 +1,228 @@
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import * as vscode from 'vscode';
+import { loadSqlParser } from '../core/sql/parser';
+import { explainSql } from '../core/policy/explain';
+import { EXPORT_FORMATS, OcsfConverter, toJsonl, type ExportFormat } from '../core/recording/export';
+import { verifyRecordings } from '../core/recording/verify';
+import type { LocalEndpoint } from '../proxy/airlock-proxy';
+import type { AirlockController } from './airlock-controller';
+import type { ApprovalPanel } from './approval-panel';
+import type { ReplayPanels } from './replay-panel';
+import type { SessionsView } from './sessions-view';
+import { connectionEnv, type TerminalEnvironment } from './terminals';
+
+export interface CommandDeps {
+  airlock: AirlockController;
+  approvals: ApprovalPanel;
+  sessions: SessionsView;
+  sessionsTree: vscode.TreeView<unknown>;
+  replays: ReplayPanels;
+  terminals: TerminalEnvironment;
+  log: vscode.LogOutputChannel;
+}
+
+/** Every command package.json contributes, by id (a test checks both directions). */
+export function registerCommands(d: CommandDeps): vscode.Disposable[] {
+  const commands: Record<string, (...args: never[]) => unknown> = {
+    'airlock.connect': (name?: string) => connect(d, name),
+    'airlock.disconnect': (name?: string) => disconnect(d, name),
+    'airlock.openTerminal': async () => d.terminals.open(await endpoint(d)),
+    'airlock.copyConnectionString': async () => {
+      await vscode.env.clipboard.writeText(connectionEnv(await endpoint(d)).DATABASE_URL);
+      void vscode.window.showInformationMessage(
+        'Airlock: connection string copied. It holds a per-session secret that ends when Airlock disconnects.',
+      );
+    },
+    'airlock.showPendingApprovals': () => d.approvals.show(),
+    'airlock.showSessions': () => vscode.commands.executeCommand('airlock.sessions.focus'),
+    'airlock.refreshSessions': () => d.sessions.refreshSoon(),
+    'airlock.filterSessions': () => filterSessions(d),
+    'airlock.replaySession': async (id?: string) => d.replays.show(id ?? (await pickSession(d))),
+    'airlock.exportSession': (id?: string, format?: ExportFormat) => exportSession(d, id, format),
+    'airlock.openPolicy': () => openPolicy(d),
+    'airlock.explainStatement': () => explainStatement(d),
+    'airlock.verifyRecordings': () => verify(d),
+  };
+  return Object.entries(commands).map(([id, run]) =>
+    vscode.commands.registerCommand(id, async (...args: never[]) => {
+      try {
+        return await run(...args);
+      } catch (err) {
+        const message = (err as Error).message;
+        d.log.error(`${id}: ${message}`);
+        void vscode.window.showErrorMessage(`Airlock: ${message}`);
+        return undefined;
+      }
+    }),
+  );
+}
+
+async function connect(d: CommandDeps, name?: string): Promise<void> {
+  const names = await d.airlock.connectionNames();
+  const chosen =
+    name ?? (names.length > 1 ? await vscode.window.showQuickPick(['All connections', ...names]) : undefined);
+  if (names.length > 1 && !chosen) return;
+  const endpoints = await d.airlock.connect(chosen === 'All connections' ? undefined : chosen);
+  d.terminals.apply(endpoints[0]);
+  const origin = d.airlock.configOrigin;
+  d.log.info(
+    `connected ${endpoints.map((e) => `${e.name} (${e.host}:${e.port})`).join(', ')} from ${origin?.kind === 'file' ? origin.file : 'the demo'}`,
+  );
+}
+
+async function disconnect(d: CommandDeps, name?: string): Promise<void> {
+  const connected = d.airlock.endpoints().map((e) => e.name);
+  if (connected.length === 0) {
+    void vscode.window.showInformationMessage('Airlock: nothing is connected.');
+    return;
+  }
+  const chosen =
+    name ??
+    (connected.length > 1 ? await vscode.window.showQuickPick(['All connections', ...connected]) : undefined);
+  if (connected.length > 1 && !chosen) return;
+  await d.airlock.disconnect(chosen === 'All connections' ? undefined : chosen);
+  d.terminals.apply(d.airlock.endpoints()[0]);
+}
+
+/** The endpoint to use: connecting first if needed, asking when there are several. */
+async function endpoint(d: CommandDeps): Promise<LocalEndpoint> {
+  let endpoints = d.airlock.endpoints();
+  if (endpoints.length === 0) {
+    await connect(d);
+    endpoints = d.airlock.endpoints();
+  }
+  if (endpoints.length <= 1) {
+    if (!endpoints[0]) throw new Error('no connection is connected');
+    return endpoints[0];
+  }
+  const name = await vscode.window.showQuickPick(
+    endpoints.map((e) => e.name),
+    { placeHolder: 'Which connection?' },
+  );
+  const chosen = endpoints.find((e) => e.name === name);
+  if (!chosen) throw new Error('no connection chosen');
+  return chosen;
+}
+
+async function pickSession(d: CommandDeps): Promise<string> {
+  const sessions = (await d.sessions.recordings()).sessions({ limit: 200 });
+  if (sessions.length === 0) throw new Error('no sessions are recorded yet');
+  const pick = await vscode.window.showQuickPick(
+    sessions.map((s) => ({
+      label: `${s.started.replace('T', ' ').slice(0, 19)} ${s.connection}`,
+      description: `${s.agent ? `${s.user} via ${s.agent}` : s.user} · ${s.statements} statement(s)${s.denials ? `, ${s.denials} denied` : ''}${s.live ? ' · live' : ''}`,
+      id: s.id,
+    })),
+    { placeHolder: 'Which session?', matchOnDescription: true },
+  );
+  if (!pick) throw new Error('no session chosen');
+  return pick.id;
+}
+
+async function filterSessions(d: CommandDeps): Promise<void> {
+  const what = await vscode.window.showQuickPick(
+    [
+      { label: 'Only sessions with denials', filter: { decision: 'deny' as const } },
+      { label: 'Only live sessions', filter: { live: true } },
+      { label: 'By connection…', filter: 'connection' as const },
+      { label: 'By actor (user or agent)…', filter: 'actor' as const },
+      { label: 'Clear the filter', filter: {} },
+    ],
+    { placeHolder: 'Filter recorded sessions' },
+  );
+  if (!what) return;
+  if (what.filter === 'connection' || what.filter === 'actor') {
+    const value = await vscode.window.showInputBox({ prompt: `Show sessions of which ${what.filter}?` });
+    if (!value) return;
+    d.sessions.filter = { ...d.sessions.filter, [what.filter]: value };
+  } else {
+    d.sessions.filter = Object.keys(what.filter).length ? { ...d.sessions.filter, ...what.filter } : {};
+  }
+  d.sessionsTree.message = d.sessions.describeFilter();
+  d.sessions.refreshSoon();
+}
+
+async function exportSession(d: CommandDeps, id?: string, format?: ExportFormat): Promise<void> {
+  const sessionId = id ?? (await pickSession(d));
+  const chosen =
+    format ??
+    ((await vscode.window.showQuickPick([...EXPORT_FORMATS], {
+      placeHolder: 'jsonl: the events as recorded (verifiable); ocsf: OCSF 1.3 for a SIEM',
+    })) as ExportFormat | undefined);
+  if (!chosen) return;
+  const store = await d.sessions.recordings();
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: vscode.Uri.joinPath(
+      vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(process.cwd()),
+      `airlock-session-${sessionId.slice(0, 8)}.${chosen}.jsonl`,
+    ),
+    filters: { 'JSON Lines': ['jsonl'] },
+  });
+  if (!target) return;
+  const out = createWriteStream(target.fsPath, { mode: 0o600 });
+  const ocsf = new OcsfConverter();
+  let count = 0;
+  for (const e of store.events(sessionId)) {
+    for (const line of chosen === 'jsonl' ? [toJsonl(e)] : ocsf.convert(e).map((x) => JSON.stringify(x))) {
+      count++;
+      if (!out.write(line + '\n')) await once(out, 'drain');
+    }
+  }
+  out.end();
+  await once(out, 'finish');
+  void vscode.window.showInformationMessage(
+    `Airlock: ${count} ${chosen} event(s) written to ${target.fsPath}`,
+  );
+}
+
+async function openPolicy(d: CommandDeps): Promise<void> {
+  const { spec } = await d.airlock.policy();
+  if (/\.(ya?ml|json)$/.test(spec)) {
+    await vscode.window.showTextDocument(vscode.Uri.file(spec));
+    return;
+  }
+  const { state } = await d.airlock.policy();
+  const doc = await vscode.workspace.openTextDocument({
+    language: 'json',
+    content: JSON.stringify(state.ok ? state.active.policy : { error: state.reason }, null, 2),
+  });
+  await vscode.window.showTextDocument(doc);
+}
+
+async function explainStatement(d: CommandDeps): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  const sql = editor
+    ? editor.document.getText(editor.selection.isEmpty ? undefined : editor.selection)
+    : await vscode.window.showInputBox({ prompt: 'The SQL to explain' });
+  if (!sql?.trim()) throw new Error('select a statement to explain');
+  const { state } = await d.airlock.policy();
+  if (!state.ok) throw new Error(`no policy is in force: ${state.reason}`);
+  await loadSqlParser();
+  const connection = d.airlock.endpoints()[0]?.name ?? (await d.airlock.connectionNames())[0] ?? 'default';
+  const { text } = explainSql(state.active.policy, sql, { connection, actor: d.airlock.identity });
+  d.log.info(`explain on ${connection}:\n${text}`);
+  const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content: `${text}\n` });
+  await vscode.window.showTextDocument(doc, vscode.ViewColumn.Beside, true);
+}
+
+async function verify(d: CommandDeps): Promise<void> {
+  const folder = d.airlock.recordingsFolder();
+  const report = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: 'Airlock: verifying recordings…' },
+    async () => verifyRecordings(folder),
+  );
+  const bad = report.problems.length + report.damaged.length;
+  for (const p of report.problems)
+    d.log.error(`verify: session ${p.sessionId}, event ${p.seq}: ${p.problem}`);
+  for (const x of report.damaged) d.log.error(`verify: journal line ${x.line}: ${x.problem}`);
+  const summary = `${report.sessions} session(s), ${report.events} event(s)`;
+  if (bad === 0) void vscode.window.showInformationMessage(`Airlock: recordings verified — ${summary}.`);
+  else {
+    const choice = await vscode.window.showErrorMessage(
+      `Airlock: ${bad} problem(s) in the recordings (${summary}).`,
+      'Show Log',
+    );
+    if (choice === 'Show Log') d.log.show();
+  }
+}

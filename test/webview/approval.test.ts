@@ -1,0 +1,333 @@
+import { strict as assert } from 'node:assert';
+import { Harness, type ViewPage } from './harness';
+import { sampleRequests } from './sample-data';
+
+type El = { dispatchEvent(e: unknown): boolean; click(): void };
+type Doc = {
+  getElementById(id: string): El | null;
+  querySelector(s: string): unknown;
+  dispatchEvent(e: unknown): boolean;
+};
+type Win = {
+  document: Doc;
+  MouseEvent: new (t: string, o: object) => unknown;
+  KeyboardEvent: new (t: string, o: object) => unknown;
+};
+
+describe('approval panel (webview, in Chromium)', function () {
+  this.timeout(30_000);
+  let harness: Harness;
+  let view: ViewPage;
+
+  before(async () => {
+    harness = await Harness.start();
+  });
+  after(async () => {
+    await harness?.close();
+  });
+  afterEach(async function () {
+    if (!view) return;
+    const problems = await view.problems();
+    await view.close();
+    if (this.currentTest?.state === 'passed')
+      assert.deepEqual(problems, [], 'CSP violations or console errors');
+  });
+
+  async function openWithQueue(
+    options: Parameters<Harness['open']>[1] = {},
+  ): Promise<ReturnType<typeof sampleRequests>> {
+    view = await harness.open('approval', options);
+    const requests = sampleRequests();
+    await view.send({ type: 'requests', requests });
+    await view.page.locator('#detail[data-armed="true"]').waitFor();
+    return requests;
+  }
+
+  const text = async (selector: string): Promise<string> =>
+    (await view.page.locator(selector).innerText()).replace(/\s+/g, ' ').trim();
+
+  it('posts ready on load and shows the empty state', async () => {
+    view = await harness.open('approval');
+    assert.deepEqual(await view.posted(), [{ type: 'ready' }]);
+    assert.ok(await view.page.locator('#empty').isVisible());
+    assert.match(await text('#empty'), /No statements are waiting for approval/);
+  });
+
+  it('renders the queue: every request in a list, the count in the header, the first selected', async () => {
+    const requests = await openWithQueue();
+    assert.equal(await view.page.locator('#queue[role="list"] > li').count(), 3);
+    assert.equal(await text('#queue-count'), '3 waiting');
+    assert.ok(!(await view.page.locator('#empty').isVisible()));
+    assert.equal(
+      await view.page.locator('#queue button[aria-current="true"]').getAttribute('data-id'),
+      requests[0].id,
+    );
+    assert.match(await text('#detail-title'), /claude-code wants to run UPDATE on public\.customers/);
+    assert.match(await text('#sql'), /UPDATE customers SET tier = 'gold' WHERE id = 42/);
+    // Highlighted: keywords, strings and numbers are their own spans.
+    assert.deepEqual(await view.page.locator('#sql .tok-keyword').allTextContents(), [
+      'UPDATE',
+      'SET',
+      'WHERE',
+    ]);
+    assert.deepEqual(await view.page.locator('#sql .tok-string').allTextContents(), ["'gold'"]);
+    assert.deepEqual(await view.page.locator('#sql .tok-number').allTextContents(), ['42']);
+  });
+
+  it('selecting a request shows its SQL, facts, rule, requester and estimate', async () => {
+    const requests = await openWithQueue();
+    await view.page.locator(`#queue button[data-id="${requests[1].id}"]`).click();
+    assert.match(await text('#sql'), /DELETE FROM sessions\s*WHERE last_seen < now\(\) - interval '30 days'/);
+    const facts = await text('#facts');
+    assert.match(facts, /Command DELETE/);
+    assert.match(facts, /Kind write — changes data/);
+    assert.match(facts, /Tables public\.sessions/);
+    assert.match(facts, /Functions pg_catalog\.now/);
+    assert.match(facts, /Masked columns none/);
+    assert.match(await text('#estimated-rows'), /≈ 18,234 rows/);
+    assert.equal(await text('#rule-name'), 'review-bulk-writes');
+    assert.match(await text('#rule-description'), /Deletes without a key lookup/);
+    assert.match(await text('#detail-who'), /Agent claude-code acting for alice/);
+
+    await view.page.locator(`#queue button[data-id="${requests[2].id}"]`).click();
+    assert.match(await text('#facts'), /Masked columns customers\.email customers\.phone/);
+    assert.equal(await view.page.locator('#estimated-rows').count(), 0, 'no estimate for a read');
+    // A one-line query is shown with its clauses on their own lines.
+    const sql = (await view.page.locator('#sql').textContent()) ?? '';
+    assert.deepEqual(
+      sql.split('\n').map((l) => l.trim().split(' ')[0]),
+      ['SELECT', 'FROM', 'JOIN', 'WHERE', 'ORDER', 'LIMIT'],
+    );
+    await view.page.locator('#sql-toggle').click();
+    assert.equal(await view.page.locator('#sql').textContent(), requests[2].sql, 'exactly as sent');
+    assert.equal(((await view.state()) as { showOriginal: boolean }).showOriginal, true);
+  });
+
+  it('Approve once posts a decision with the request id and nonce', async () => {
+    const requests = await openWithQueue();
+    await view.page.locator('#approve-once').click();
+    assert.deepEqual(await view.decisions(), [
+      { type: 'decide', id: requests[0].id, nonce: requests[0].nonce, decision: 'approve-once' },
+    ]);
+    assert.match(await text('#decision-status'), /Approved once/);
+    // A second click on the same request sends nothing more (force: the button is aria-disabled now).
+    await view.page.locator('#approve-once').click({ force: true });
+    assert.equal((await view.decisions()).length, 1);
+  });
+
+  it('keyboard: S approves for the session, shortcuts do not fire while typing a reason', async () => {
+    const requests = await openWithQueue();
+    await view.page.locator('#deny-reason').click();
+    await view.page.keyboard.type('asd');
+    assert.deepEqual(await view.decisions(), [], 'typing into the reason field decides nothing');
+    await view.page.keyboard.press('Escape'); // leaves the field (focus on Deny)
+    await view.page.keyboard.press('Shift+Tab'); // the reason field
+    await view.page.keyboard.press('Shift+Tab');
+    await view.page.keyboard.press('s');
+    assert.deepEqual(await view.decisions(), [
+      { type: 'decide', id: requests[0].id, nonce: requests[0].nonce, decision: 'approve-session' },
+    ]);
+    assert.equal(await view.page.locator('#approve-session').getAttribute('aria-keyshortcuts'), 'S');
+    assert.match(await text('#approve-session'), /Approve for this session S/);
+  });
+
+  it('keyboard: arrows move through the queue, Tab reaches the decisions, Enter on a button decides', async () => {
+    const requests = await openWithQueue();
+    await view.page.locator(`#queue button[data-id="${requests[0].id}"]`).focus();
+    await view.page.keyboard.press('ArrowDown');
+    assert.equal(
+      await view.page.locator('#queue button[aria-current="true"]').getAttribute('data-id'),
+      requests[1].id,
+    );
+    assert.equal(
+      await view.page.evaluate(
+        () =>
+          (globalThis as unknown as { document: { activeElement: { dataset: { id?: string } } } }).document
+            .activeElement.dataset.id,
+      ),
+      requests[1].id,
+    );
+    // Tab order from the queue: SQL toggle, SQL block, Approve once.
+    await view.page.keyboard.press('Tab');
+    await view.page.keyboard.press('Tab');
+    await view.page.keyboard.press('Tab');
+    assert.equal(
+      await view.page.evaluate(
+        () =>
+          (globalThis as unknown as { document: { activeElement: { id: string } } }).document.activeElement
+            .id,
+      ),
+      'approve-once',
+    );
+    await view.page.keyboard.press('Enter');
+    assert.deepEqual(await view.decisions(), [
+      { type: 'decide', id: requests[1].id, nonce: requests[1].nonce, decision: 'approve-once' },
+    ]);
+  });
+
+  it('Deny posts the reason (button and Enter in the reason field)', async () => {
+    const requests = await openWithQueue();
+    await view.page.locator('#deny-reason').fill('  Use the staging database for bulk changes  ');
+    await view.page.locator('#deny').click();
+    await view.page.locator(`#queue button[data-id="${requests[1].id}"]`).click();
+    await view.page.locator('#deny-reason').fill('Too many rows');
+    await view.page.locator('#deny-reason').press('Enter');
+    await view.page.locator(`#queue button[data-id="${requests[2].id}"]`).click();
+    await view.page.keyboard.press('d'); // focus on the queue button: shortcut, no reason
+    assert.deepEqual(await view.decisions(), [
+      {
+        type: 'decide',
+        id: requests[0].id,
+        nonce: requests[0].nonce,
+        decision: 'deny',
+        reason: 'Use the staging database for bulk changes',
+      },
+      {
+        type: 'decide',
+        id: requests[1].id,
+        nonce: requests[1].nonce,
+        decision: 'deny',
+        reason: 'Too many rows',
+      },
+      { type: 'decide', id: requests[2].id, nonce: requests[2].nonce, decision: 'deny' },
+    ]);
+  });
+
+  it('script-made (untrusted) clicks and key presses never post a decision', async () => {
+    await openWithQueue();
+    await view.page.evaluate(() => {
+      const w = globalThis as unknown as Win;
+      const button = w.document.getElementById('approve-once')!;
+      button.dispatchEvent(new w.MouseEvent('click', { bubbles: true, cancelable: true }));
+      button.click();
+      w.document.getElementById('deny')!.click();
+      w.document.dispatchEvent(new w.KeyboardEvent('keydown', { key: 'a', bubbles: true }));
+      w.document
+        .getElementById('deny-reason')!
+        .dispatchEvent(new w.KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+    });
+    assert.deepEqual(await view.decisions(), []);
+    assert.ok(view.consoleWarnings.some((w) => /untrusted/.test(w)));
+  });
+
+  it('a request that replaces the decided one takes decisions only after a moment', async () => {
+    const requests = await openWithQueue();
+    await view.page.locator('#approve-once').click();
+    await view.send({ type: 'requests', requests: requests.slice(1) });
+    // Immediately (a double click, a held key): nothing is sent for the request now on screen.
+    assert.equal(await view.page.locator('#approve-once').getAttribute('aria-disabled'), 'true');
+    await view.page.locator('#approve-once').click({ force: true });
+    await view.page.keyboard.press('a');
+    assert.equal((await view.decisions()).length, 1);
+    assert.equal(
+      await view.page.locator('#queue button[aria-current="true"]').getAttribute('data-id'),
+      requests[1].id,
+    );
+    await view.page.locator('#detail[data-armed="true"]').waitFor();
+    await view.page.locator('#approve-once').click();
+    assert.deepEqual((await view.decisions())[1], {
+      type: 'decide',
+      id: requests[1].id,
+      nonce: requests[1].nonce,
+      decision: 'approve-once',
+    });
+  });
+
+  it('counts down, turns urgent under 30 s and ends "timed out — denied"', async () => {
+    view = await harness.open('approval');
+    const now = Date.now();
+    const [request] = sampleRequests(now);
+    await view.send({ type: 'requests', requests: [{ ...request, deadline: now + 2_500 }] });
+    await view.page.locator('#countdown.urgent').waitFor();
+    assert.match(await text('#countdown-value'), /^0:0[0-2]$/);
+    await view.page.locator('#countdown.expired').waitFor({ timeout: 5_000 });
+    assert.match(await text('#countdown'), /timed out — denied/i);
+    assert.equal(await view.page.locator('#approve-once').getAttribute('aria-disabled'), 'true');
+    await view.page.locator('#approve-once').click({ force: true });
+    await view.page.keyboard.press('a');
+    assert.deepEqual(await view.decisions(), [], 'no decision after the deadline');
+  });
+
+  it('ignores invalid messages (and warns)', async () => {
+    const requests = await openWithQueue();
+    const noNonce: Record<string, unknown> = { ...requests[0] };
+    delete noNonce.nonce;
+    const invalid = [
+      { type: 'requests', requests: [noNonce] },
+      { type: 'requests', requests: [{ ...requests[0], deadline: 'soon' }] },
+      { type: 'requests', requests: [{ ...requests[0], extra: true }] },
+      { type: 'requests', requests: [requests[0], requests[0]] },
+      { type: 'requests', requests: [], extra: 1 },
+      { type: 'requests' },
+      { type: 'clear' },
+      'requests',
+      null,
+    ];
+    for (const m of invalid) await view.send(m);
+    await view.page.waitForTimeout(100);
+    assert.equal(await view.page.locator('#queue > li').count(), 3);
+    assert.equal(
+      view.consoleWarnings.filter((w) => /ignored an invalid message/.test(w)).length,
+      invalid.length,
+    );
+  });
+
+  it('shows data as text, never as markup', async () => {
+    view = await harness.open('approval');
+    const [r] = sampleRequests();
+    await view.send({
+      type: 'requests',
+      requests: [
+        {
+          ...r,
+          sql: "SELECT '<img src=x onerror=alert(1)>' AS x /* \u202e hidden */",
+          rule: '<b>bold</b>',
+          actor: { user: '<script>x</script>', agent: 'a&b' },
+        },
+      ],
+    });
+    await view.page.locator('#detail-title').waitFor();
+    assert.equal(await view.page.locator('img, b, #app script').count(), 0);
+    assert.equal(await text('#rule-name'), '<b>bold</b>');
+    assert.match(await text('#detail-who'), /<script>x<\/script>/);
+    assert.match(await text('#sql'), /'<img src=x onerror=alert\(1\)>'/);
+    assert.equal(await view.page.locator('#sql .tok-invisible').textContent(), 'U+202E');
+    assert.ok(await view.page.locator('#sql-invisible').isVisible());
+  });
+
+  it('keeps the selection and the draft reason in the webview state', async () => {
+    const requests = await openWithQueue();
+    await view.page.locator(`#queue button[data-id="${requests[1].id}"]`).click();
+    await view.page.locator('#deny-reason').fill('Not during business hours');
+    const state = await view.state();
+    assert.deepEqual(state, {
+      selectedId: requests[1].id,
+      drafts: { [requests[1].id]: 'Not during business hours' },
+      showOriginal: false,
+    });
+    await view.close();
+    // A new page (the panel was hidden and shown again) restores both.
+    view = await harness.open('approval', { initialState: state });
+    await view.send({ type: 'requests', requests });
+    assert.equal(
+      await view.page.locator('#queue button[aria-current="true"]').getAttribute('data-id'),
+      requests[1].id,
+    );
+    assert.equal(await view.page.locator('#deny-reason').inputValue(), 'Not during business hours');
+  });
+
+  it('an empty queue shows the empty state', async () => {
+    await openWithQueue();
+    await view.send({ type: 'requests', requests: [] });
+    assert.ok(await view.page.locator('#empty').isVisible());
+    assert.ok(!(await view.page.locator('#layout').isVisible()));
+    assert.equal(await text('#queue-count'), '0 waiting');
+  });
+
+  for (const theme of ['light', 'high-contrast'] as const)
+    it(`renders in the ${theme} theme without CSP problems`, async () => {
+      await openWithQueue({ theme });
+      assert.ok(await view.page.locator('body.vscode-' + theme).count());
+      assert.ok(await view.page.locator('#approve-once').isVisible());
+    });
+});
