@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
@@ -19,6 +18,7 @@ import {
 } from '../proxy/control-channel';
 import { logPendingReviews } from './review-log';
 import { UsageError } from './usage-error';
+import { version } from '../../package.json';
 
 export const mcpUsage = `airlock mcp --config FILE
 
@@ -26,21 +26,6 @@ An MCP server on stdin/stdout with Airlock's agent tools (list_connections, desc
 explain_query). When an Airlock already runs FILE (VS Code, airlock proxy), the tools go through it, so its
 approval panel sees the reviews; otherwise this process starts the proxy itself. Either way every statement
 goes through Airlock's gate, masking and recording. Logs go to stderr.`;
-
-/** The package version (beside dist/ in the bundle, or three levels up from out/src/cli/). */
-export function airlockVersion(): string {
-  for (let dir = __dirname, i = 0; i < 4; i++, dir = path.dirname(dir)) {
-    const file = path.join(dir, 'package.json');
-    if (!existsSync(file)) continue;
-    try {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'airlock' && pkg.version) return pkg.version;
-    } catch {
-      // keep looking
-    }
-  }
-  return '0.0.0';
-}
 
 interface Engine {
   backend: AgentBackend;
@@ -120,7 +105,7 @@ export async function mcpCommand(options: { config?: string }): Promise<number> 
   // stdout carries the MCP protocol: every log line goes to stderr.
   const log = streamLogger(config.logLevel ?? 'info', process.stderr);
   const engine = (await viaControlChannel(configFile, log)) ?? (await embedded(configFile, log));
-  const mcp = createMcpServer(engine.backend, log, airlockVersion());
+  const mcp = createMcpServer(engine.backend, log, version);
   const transport = new StdioServerTransport();
   const closed = new Promise<string>((resolve) => {
     transport.onclose = () => resolve('the client closed the connection');
