@@ -175,9 +175,10 @@ export class PolicyGate implements Gate {
     );
     // A write into a table with masked columns may carry such values as literals (not a leak of stored
     // data, so not a lineage finding, but nothing a recording should keep).
-    const writesMasked = analysis.statements.some((s) =>
-      s.relations.some((r) => r.access === 'write' && index.isMasked([qualifiedName(r)], '*', [])),
-    );
+    const writesMasked = analysis.statements.some((s) => {
+      const w = s.details.writes;
+      return w !== undefined && w.columns.some((c) => index.isMasked([w.relation], c, [w.relation]));
+    });
     if (findings.length === 0) return writesMasked ? { ...decision, redactLiterals: true } : decision;
     // Denied anyway, but its literals may be the values the masking hides.
     if (decision.effect === 'deny') return { ...decision, redactLiterals: true };

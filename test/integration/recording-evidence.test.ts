@@ -87,6 +87,7 @@ describe('recording as evidence', function () {
           `select id from customers where email = '${email}'`,
           `select id from customers where card_number like '${card}%'`,
           `update customers set email = '${email}' where id = 1`,
+          "update customers set city = 'Atlantis' where id = 1",
         ]) {
           await assert.rejects(c.query(sql), (err: Error & { code?: string }) => err.code === '42501');
         }
@@ -103,6 +104,15 @@ describe('recording as evidence', function () {
       const filtered = st.find((s) => String(s.sql).includes('where email = $1') && s.literalsRedacted);
       assert.ok(filtered, 'the literal of a statement filtering on a masked column is replaced by $1');
       assert.equal(filtered.decision, 'deny');
+      // Only statements on masked data lose their literals: a write of an unmasked column keeps them.
+      assert.ok(
+        st.some(
+          (s) => s.sql === "update customers set city = 'Atlantis' where id = 1" && !s.literalsRedacted,
+        ),
+      );
+      assert.ok(
+        st.some((s) => s.sql === 'update customers set email = $1 where id = $2' && s.literalsRedacted),
+      );
 
       const config = configFile(dir, recordings);
       for (const format of ['jsonl', 'ocsf']) {

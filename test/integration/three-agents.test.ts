@@ -356,7 +356,7 @@ describe('three agents, one human: MCP, a Copilot LM tool and psql through one a
 
     const agentOfSession = new Map(starts.map((e) => [e.sessionId, actorOf(e)?.agent]));
     // A statement is recorded verbatim, or without its literals when it computes, filters or writes with
-    // a masked column (the delete writes customers, which has masked columns: `city = $1`).
+    // a masked column (`upper(email)` has none to lose).
     const statementOf = (recorded: string) =>
       STATEMENTS.find((sql) => recorded === sql || recorded === recordedText(sql, true));
     type Decided = { decision: unknown; rule: unknown; reason: unknown; literalsRedacted: unknown };

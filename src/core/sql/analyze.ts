@@ -95,6 +95,21 @@ function str(node: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The table an INSERT/UPDATE/MERGE writes and the columns it sets (`*`: all, or not told): values in the
+ * statement text may be values of those columns. DELETE sets none.
+ */
+function writtenColumns(type: string, body: Obj): { relation: string; columns: string[] } | undefined {
+  const r = body.relation;
+  if (type === 'DeleteStmt' || !isObj(r)) return undefined;
+  const relation = r.schemaname ? `${String(r.schemaname)}.${String(r.relname)}` : String(r.relname);
+  const list = type === 'InsertStmt' ? body.cols : type === 'UpdateStmt' ? body.targetList : undefined;
+  const columns = Array.isArray(list)
+    ? list.map((t) => (isObj(t) && isObj(t.ResTarget) ? String(t.ResTarget.name).toLowerCase() : '*'))
+    : [];
+  return { relation, columns: columns.length ? [...new Set(columns)] : ['*'] };
+}
+
 function names(list: unknown): string[] {
   return Array.isArray(list) ? list.map(str).filter((s): s is string => s !== undefined) : [];
 }
@@ -690,7 +705,7 @@ function classify(type: string, body: Obj, w: StatementWalker): Classified {
     case 'DeleteStmt':
     case 'MergeStmt':
       w.walk({ [type]: body });
-      return { command: commandOf(type), kind: 'write' };
+      return { command: commandOf(type), kind: 'write', details: { writes: writtenColumns(type, body) } };
     case 'CopyStmt': {
       const direction = body.is_from ? 'from' : 'to';
       const target = body.is_program

@@ -89,6 +89,8 @@ export interface StatementFacts {
     prepared?: string;
     copy?: { direction: 'to' | 'from'; target: 'stdin' | 'stdout' | 'file' | 'program' };
     explainAnalyze?: boolean;
+    /** The table an INSERT/UPDATE/MERGE writes and the columns it sets (`*`: all of them). */
+    writes?: { relation: string; columns: string[] };
   };
   /** Why the analysis cannot vouch for this statement (non-empty → the gate denies). */
   problems: string[];
