@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -135,11 +135,26 @@ async function makeCertificates(dir: string): Promise<void> {
   await chmod(path.join(dir, 'server.key'), 0o600);
 }
 
+/** Whether every folder on the path lets other users through (o+x). */
+function reachableByOthers(dir: string): boolean {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    try {
+      if ((statSync(d).mode & 0o001) === 0) return false;
+    } catch {
+      return false;
+    }
+    if (d === path.dirname(d)) return true;
+  }
+}
+
 export async function startCluster(options: ClusterOptions = {}): Promise<PostgresCluster> {
   const binDir = findPostgresBinaries();
   if (!binDir) throw new Error('no local PostgreSQL server binaries found (initdb, postgres)');
   const owner = await osUser();
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'airlock-pg-'));
+  // As root the cluster belongs to the postgres user, who must be able to reach it: a private TMPDIR
+  // (an editor's, a test harness's) is not reachable, the system's /tmp is.
+  const base = owner && !reachableByOthers(os.tmpdir()) ? '/tmp' : os.tmpdir();
+  const dir = await mkdtemp(path.join(base, 'airlock-pg-'));
   const data = path.join(dir, 'data');
   const password = options.password ?? randomBytes(12).toString('hex');
   const user = 'postgres';

@@ -1,6 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import {
-  chmodSync,
   closeSync,
   existsSync,
   mkdirSync,
@@ -106,10 +105,6 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
   const workspace = opts.workspace ?? path.join(dir, 'workspace');
   const dirs = ['user/User', 'ext', 'home', 'tmp', 'xdg/config', 'xdg/data', 'xdg/cache', 'xdg/state'];
   for (const d of [...dirs.map((d) => path.join(dir, d)), workspace]) mkdirSync(d, { recursive: true });
-  // TMPDIR below must work like /tmp for other OS users: as root, the demo database's PostgreSQL runs as
-  // the `postgres` user inside a folder made there (mkdtemp makes the temp root 0700, closed to it).
-  chmodSync(dir, 0o711);
-  chmodSync(path.join(dir, 'tmp'), 0o1777);
   writeFileSync(
     path.join(userDataDir, 'User/settings.json'),
     JSON.stringify({ ...defaultSettings, ...opts.settings }, null, 2),
