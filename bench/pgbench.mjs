@@ -165,7 +165,8 @@ export async function pgbenchBenchmark(
   } = {},
 ) {
   if (!MODES.includes(options.mode)) throw new Error(`--mode must be one of ${MODES.join(', ')}`);
-  if (!['on', 'off', 'both'].includes(options.recordings)) throw new Error('--recordings must be on, off or both');
+  if (!['on', 'off', 'both'].includes(options.recordings))
+    throw new Error('--recordings must be on, off or both');
   await ensureBuilt();
   return scoped(() => measure(options, airlockConfig));
 }

@@ -60,6 +60,45 @@ describe('recording: hash chain and journal', () => {
     }
   });
 
+  it('releases results only after their lines are written, one write for a whole turn of the event loop, and passes a write error on', async () => {
+    const dir = tmp();
+    const journal = Journal.open(dir);
+    const chain = new SessionChain('s');
+    let writes = 0;
+    const write = journal.write.bind(journal);
+    journal.write = () => {
+      writes++;
+      write();
+    };
+    void journal.append(chain.next('statement', { sql: 'select 1' }));
+    void journal.append(chain.next('statement', { sql: 'select 2' }));
+    const released: Array<string | undefined> = [];
+    const done = new Promise<void>((resolve) => {
+      journal.afterWrite((err) => released.push(err?.message));
+      journal.afterWrite((err) => {
+        released.push(err?.message);
+        resolve();
+      });
+    });
+    assert.deepEqual(released, [], 'nothing is released before the write');
+    await done;
+    assert.equal(writes, 1);
+    assert.equal(Journal.read(dir).events.length, 2);
+    // Nothing queued: released at once.
+    let now = false;
+    journal.afterWrite(() => (now = true));
+    assert.equal(now, true);
+    // Fault injection: the disk refuses the write; every waiting release hears of it.
+    journal.write = () => {
+      throw new Error('ENOSPC: no space left on device');
+    };
+    void journal.append(chain.next('statement', { sql: 'select 3' }));
+    const failed = await new Promise<Error | undefined>((resolve) => journal.afterWrite(resolve));
+    assert.match(String(failed?.message), /ENOSPC/);
+    journal.write = write;
+    journal.close();
+  });
+
   it('reports a torn last line (a crash mid-write) without losing the events before it', () => {
     const dir = tmp();
     const journal = Journal.open(dir);

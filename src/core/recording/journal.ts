@@ -108,6 +108,31 @@ export class Journal {
     return new Promise((resolve) => this.pending.push(resolve));
   }
 
+  private releases: Array<(err?: Error) => void> = [];
+  private releaseScheduled = false;
+
+  /**
+   * Runs `release` once every line queued so far is in the file. Sessions whose results arrive in the
+   * same turn of the event loop share one write (setImmediate runs right after that turn's I/O), so a
+   * busy proxy makes fewer system calls. A failed write is passed on: nothing unrecorded is released.
+   */
+  afterWrite(release: (err?: Error) => void): void {
+    if (this.unwritten.length === 0) return release();
+    this.releases.push(release);
+    if (this.releaseScheduled) return;
+    this.releaseScheduled = true;
+    setImmediate(() => {
+      this.releaseScheduled = false;
+      let error: Error | undefined;
+      try {
+        this.write();
+      } catch (err) {
+        error = err as Error;
+      }
+      for (const r of this.releases.splice(0)) r(error);
+    });
+  }
+
   /** Writes the queued lines in one system call: a crash tears at most the last line. */
   write(): void {
     if (this.unwritten.length === 0) return;

@@ -234,6 +234,11 @@ export class SessionRecorder {
     this.journal.write();
   }
 
+  /** Calls `release` when every event recorded so far is in the file (see Journal.afterWrite). */
+  afterWrite(release: (err?: Error) => void): void {
+    this.journal.afterWrite(release);
+  }
+
   /** The record is the recorder's from here on: redacted in place (no copy on the hot path). */
   statement(s: StatementRecord): void {
     s.sql = recordedText(s.sql, s.literalsRedacted);

@@ -574,19 +574,27 @@ export class ClientSession {
       return;
     }
     const upstream = this.upstream as net.Socket;
+    if (!this.log) {
+      if (!this.toClient.flushTo(this.client)) this.waitForDrain(this.client, upstream);
+      return;
+    }
+    const log = this.log;
     // The events of what this chunk completes are in the journal before the client sees it.
-    this.log?.write();
-    if (this.log && this.settings.recorder?.strict) {
+    log.afterWrite((err) => {
+      if (err) return this.failClient(recordingFailed(err));
+      if (this.phase === 'closed') return;
+      if (!this.settings.recorder?.strict) {
+        if (!this.toClient.flushTo(this.client)) this.waitForDrain(this.client, upstream);
+        return;
+      }
       // Strict recording: nothing reaches the client before its events are synced to disk.
       upstream.pause();
-      void this.log.durable.then(() => {
+      void log.durable.then(() => {
         if (this.phase === 'closed') return;
         if (this.toClient.flushTo(this.client)) upstream.resume();
         else this.client.once('drain', () => upstream.resume());
       });
-      return;
-    }
-    if (!this.toClient.flushTo(this.client)) this.waitForDrain(this.client, upstream);
+    });
   }
 
   /** One backend message on its way to the client (bound once: this runs for every message). */
@@ -699,4 +707,16 @@ function writtenRows(plan: unknown): number | null {
     top['Node Type'] === 'ModifyTable' ? (top.Plans as Array<Record<string, unknown>> | undefined)?.[0] : top;
   const rows = input?.['Plan Rows'];
   return typeof rows === 'number' ? rows : null;
+}
+
+/** Fail closed: a result whose events cannot be recorded is not released. */
+function recordingFailed(err: Error): PgError {
+  return new PgError(
+    SqlState.ioError,
+    `airlock: the session recording could not be written: ${err.message}`,
+    {
+      severity: 'FATAL',
+      hint: 'Results are released only once recorded. Check the recordings folder (space, permissions) and reconnect.',
+    },
+  );
 }

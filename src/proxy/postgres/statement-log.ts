@@ -79,9 +79,9 @@ export class StatementLog {
     this.cyclesSent++;
   }
 
-  /** Writes the events recorded so far to the journal file: called before results go to the client. */
-  write(): void {
-    this.recorder.write();
+  /** Calls `release` once the events recorded so far are in the journal file (an error if they cannot be). */
+  afterWrite(release: (err?: Error) => void): void {
+    this.recorder.afterWrite(release);
   }
 
   /** Resolves when the events recorded so far are as durable as the journal promises. */

@@ -10,9 +10,7 @@ async function invoke(name: string, input: Record<string, unknown>): Promise<str
     { input, toolInvocationToken: undefined },
     new vscode.CancellationTokenSource().token,
   );
-  return result.content
-    .map((p) => (p instanceof vscode.LanguageModelTextPart ? p.value : ''))
-    .join('');
+  return result.content.map((p) => (p instanceof vscode.LanguageModelTextPart ? p.value : '')).join('');
 }
 
 /**

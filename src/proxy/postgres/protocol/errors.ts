@@ -12,6 +12,7 @@ export const SqlState = {
   tooManyConnections: '53300',
   adminShutdown: '57P01',
   queryCanceled: '57014',
+  ioError: '58030',
   internalError: 'XX000',
 } as const;
 

@@ -161,7 +161,9 @@ export function decodeBindParameters(message: Buffer): Array<string | null> {
       continue;
     }
     const binary = (formatCount === 1 ? formats[0] : formats[i]) === 1;
-    values.push(binary ? '\\x' + message.toString('hex', at, at + len) : message.toString('utf8', at, at + len));
+    values.push(
+      binary ? '\\x' + message.toString('hex', at, at + len) : message.toString('utf8', at, at + len),
+    );
     at += len;
   }
   return values;
