@@ -1,22 +1,13 @@
-import os from 'node:os';
 import path from 'node:path';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { loadConfig } from '../config/config';
-import { ApprovalQueue } from '../core/approvals/queue';
 import { streamLogger, type Logger } from '../core/log';
-import { localBackend, type AgentBackend, type AirlockServices } from '../agents/backend';
+import { localBackend, type AgentBackend } from '../agents/backend';
 import { channelBackend } from '../agents/channel-backend';
-import { gateServices } from '../agents/gate-services';
 import { createMcpServer } from '../agents/mcp-server';
 import { closeAgentSessions } from '../agents/sessions';
-import { policyGateFor, startProxy } from '../proxy/airlock-proxy';
-import {
-  ControlChannelClient,
-  ControlChannelInUseError,
-  startControlChannel,
-  type ControlChannel,
-} from '../proxy/control-channel';
-import { logPendingReviews } from './review-log';
+import { ControlChannelClient } from '../proxy/control-channel';
+import { startHeadlessAirlock } from './headless-airlock';
 import { UsageError } from './usage-error';
 import { version } from '../../package.json';
 
@@ -57,42 +48,14 @@ async function viaControlChannel(configFile: string, log: Logger): Promise<Engin
 
 /** No Airlock runs the config: start the proxy in this process, and publish its control channel. */
 async function embedded(configFile: string, log: Logger): Promise<Engine> {
-  const config = loadConfig(configFile);
-  const identity = { user: os.userInfo().username, groups: [] as string[] };
-  const approvals = new ApprovalQueue(() => identity.user);
-  const { gate, source } = await policyGateFor(config, log, approvals);
-  let proxy;
-  try {
-    proxy = await startProxy(config, log, { gate, identity });
-  } catch (err) {
-    source.close();
-    throw err;
-  }
-  const running = proxy;
-  const services: AirlockServices = {
-    connections: () => config.connections.map((c) => c.name),
-    endpoints: () => running.endpoints,
-    ...gateServices(gate, identity),
-  };
-  let channel: ControlChannel | null = null;
-  try {
-    channel = await startControlChannel({ configFile, ...services, approvals, log });
-  } catch (err) {
-    log.warn(
-      `${err instanceof ControlChannelInUseError ? err.message : `control channel not published: ${(err as Error).message}`}; reviews of this server can only time out`,
-    );
-  }
-  const stopLogging = logPendingReviews(approvals, log, channel ? configFile : null);
-  log.info(`running Airlock embedded for ${configFile}: ${running.endpoints.length} listener(s)`);
-  const backend = localBackend(services);
+  const airlock = await startHeadlessAirlock(loadConfig(configFile), configFile, log);
+  log.info(`running Airlock embedded for ${configFile}: ${airlock.proxy.endpoints.length} listener(s)`);
+  const backend = localBackend(airlock.services);
   return {
     backend,
     close: async () => {
-      stopLogging();
       await closeAgentSessions(backend);
-      await channel?.close();
-      await running.close();
-      source.close();
+      await airlock.close();
     },
   };
 }

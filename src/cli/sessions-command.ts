@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import { once } from 'node:events';
 import { loadConfig } from '../config/config';
 import type { RecordedEvent } from '../core/recording/chain';
-import { EXPORT_FORMATS, OcsfConverter, toJsonl, type ExportFormat } from '../core/recording/export';
+import { EXPORT_FORMATS, OcsfConverter, writeExport, type ExportFormat } from '../core/recording/export';
 import { RecordingStore, type SessionFilter, type SessionSummary } from '../core/recording/store';
 import { UsageError } from './usage-error';
 
@@ -179,17 +179,10 @@ async function exportSessions(
   if (o.all === args.length > 0) throw new UsageError('give one session ID or --all', sessionsUsage);
   const sessions = o.all ? store.sessions(filterOf(o)).reverse() : [sessionArg(store, args)];
   const out = o.out ? createWriteStream(o.out, { mode: 0o600 }) : stdout;
+  // One converter for all sessions: OCSF events repeat their session's context.
   const ocsf = new OcsfConverter();
   let count = 0;
-  for (const s of sessions) {
-    for (const e of store.events(s.id)) {
-      const lines = format === 'jsonl' ? [toJsonl(e)] : ocsf.convert(e).map((x) => JSON.stringify(x));
-      for (const line of lines) {
-        count++;
-        if (!out.write(line + '\n')) await once(out, 'drain');
-      }
-    }
-  }
+  for (const s of sessions) count += await writeExport(out, store.events(s.id), format, ocsf);
   if (o.out) {
     out.end();
     await once(out, 'finish');

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import * as vscode from 'vscode';
 import { loadSqlParser } from '../core/sql/parser';
 import { explainSql } from '../core/policy/explain';
-import { EXPORT_FORMATS, OcsfConverter, toJsonl, type ExportFormat } from '../core/recording/export';
+import { EXPORT_FORMATS, writeExport, type ExportFormat } from '../core/recording/export';
 import { verifyRecordings } from '../core/recording/verify';
 import type { LocalEndpoint } from '../proxy/airlock-proxy';
 import type { AirlockController } from './airlock-controller';
@@ -161,14 +161,7 @@ async function exportSession(d: CommandDeps, id?: string, format?: ExportFormat)
   });
   if (!target) return;
   const out = createWriteStream(target.fsPath, { mode: 0o600 });
-  const ocsf = new OcsfConverter();
-  let count = 0;
-  for (const e of store.events(sessionId)) {
-    for (const line of chosen === 'jsonl' ? [toJsonl(e)] : ocsf.convert(e).map((x) => JSON.stringify(x))) {
-      count++;
-      if (!out.write(line + '\n')) await once(out, 'drain');
-    }
-  }
+  const count = await writeExport(out, store.events(sessionId), chosen);
   out.end();
   await once(out, 'finish');
   void vscode.window.showInformationMessage(

@@ -118,11 +118,11 @@ describe('recording: checkpoints, recovery, retention', () => {
     const rec = Recorder.open(dir);
     recordSession(rec, 'old', ['select 1']);
     recordSession(rec, 'running', ['select 2'], undefined, false);
-    await new Promise((r) => setTimeout(r, 700));
+    await new Promise((r) => setTimeout(r, 2000));
     recordSession(rec, 'new', ['select 3']);
     rec.close();
-    const halfSecond = 0.5 / 86400;
-    const pruned = Recorder.open(dir, { retentionDays: halfSecond });
+    // One second: 'old' ended two seconds ago, 'new' a moment ago.
+    const pruned = Recorder.open(dir, { retentionDays: 1 / 86400 });
     // 'running' was left open: it is recovered (ended now), not expired.
     assert.equal(pruned.report.expired, 1);
     pruned.close();

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import type { RecordedEvent } from './chain';
 import { version } from '../../../package.json';
 
@@ -12,6 +14,23 @@ export const EXPORT_FORMATS: readonly ExportFormat[] = ['jsonl', 'ocsf'];
 
 export function toJsonl(e: RecordedEvent): string {
   return JSON.stringify(e);
+}
+
+/** Writes the export of `events` to `out`, a line per output event (respecting backpressure); returns the count. */
+export async function writeExport(
+  out: Writable,
+  events: Iterable<RecordedEvent>,
+  format: ExportFormat,
+  ocsf = new OcsfConverter(),
+): Promise<number> {
+  let count = 0;
+  for (const e of events) {
+    for (const line of format === 'jsonl' ? [toJsonl(e)] : ocsf.convert(e).map((o) => JSON.stringify(o))) {
+      count++;
+      if (!out.write(line + '\n')) await once(out, 'drain');
+    }
+  }
+  return count;
 }
 
 const OCSF_VERSION = '1.3.0';
