@@ -279,13 +279,16 @@ export class RecordingStore {
   follow(id: string, afterSeq: number, onEvents: (events: RecordedEvent[]) => void): Follower {
     let last = afterSeq;
     let closed = false;
+    // Each delivery reads on from where the previous one stopped (a long live session is not re-read).
+    const r = this.db.exec('SELECT first_offset FROM sessions WHERE id = ?', [id]);
+    let position = (r[0]?.values[0]?.[0] as number | undefined) ?? this.offset;
     const deliver = () => {
       if (closed) return;
-      const r = this.db.exec('SELECT first_offset FROM sessions WHERE id = ?', [id]);
-      const from = (r[0]?.values[0]?.[0] as number | undefined) ?? this.offset;
       this.refresh();
       const fresh: RecordedEvent[] = [];
-      scanJournal(this.dir, from, { event: (e) => e.sessionId === id && e.seq > last && fresh.push(e) });
+      position = scanJournal(this.dir, position, {
+        event: (e) => e.sessionId === id && e.seq > last && fresh.push(e),
+      });
       if (fresh.length === 0) return;
       last = fresh[fresh.length - 1].seq;
       onEvents(fresh);
