@@ -64,7 +64,6 @@ async function connect(d: CommandDeps, name?: string): Promise<void> {
     name ?? (names.length > 1 ? await vscode.window.showQuickPick(['All connections', ...names]) : undefined);
   if (names.length > 1 && !chosen) return;
   const endpoints = await d.airlock.connect(chosen === 'All connections' ? undefined : chosen);
-  d.terminals.apply(endpoints[0]);
   const origin = d.airlock.configOrigin;
   d.log.info(
     `connected ${endpoints.map((e) => `${e.name} (${e.host}:${e.port})`).join(', ')} from ${origin?.kind === 'file' ? origin.file : 'the demo'}`,
@@ -82,7 +81,6 @@ async function disconnect(d: CommandDeps, name?: string): Promise<void> {
     (connected.length > 1 ? await vscode.window.showQuickPick(['All connections', ...connected]) : undefined);
   if (connected.length > 1 && !chosen) return;
   await d.airlock.disconnect(chosen === 'All connections' ? undefined : chosen);
-  d.terminals.apply(d.airlock.endpoints()[0]);
 }
 
 /** The endpoint to use: connecting first if needed, asking when there are several. */

@@ -43,7 +43,11 @@ export function activate(context: vscode.ExtensionContext): void {
     sessionsTree,
     replays,
     new StatusBar(airlock),
-    airlock.onDidChange(() => sessions.refreshSoon()),
+    airlock.onDidChange(() => {
+      sessions.refreshSoon();
+      // Connect, disconnect and a reload after the configuration changed all move the listener.
+      terminals.apply(airlock.endpoints()[0]);
+    }),
     ...registerCommands({ airlock, approvals, sessions, sessionsTree, replays, terminals, log: channel }),
   );
   registerAgents(context, airlock, log);

@@ -29,7 +29,13 @@ export class TerminalEnvironment {
     collection.persistent = false;
   }
 
+  private applied = '';
+
+  /** Points new terminals at `endpoint` (nothing: Airlock's variables removed); a no-op when unchanged. */
   apply(endpoint: LocalEndpoint | undefined): void {
+    const key = endpoint ? `${endpoint.name}@${endpoint.host}:${endpoint.port}#${endpoint.password}` : '';
+    if (key === this.applied) return;
+    this.applied = key;
     this.collection.clear();
     if (!endpoint) {
       this.collection.description = undefined;
