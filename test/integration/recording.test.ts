@@ -112,6 +112,32 @@ describe('session recording through the proxy', function () {
     assert.match(truncated.stdout, /no signed checkpoint after it/);
   });
 
+  it('fails closed when the journal cannot be written: the client gets 58030, never an unrecorded result', async () => {
+    const recordings = path.join(dir, 'rec-fail');
+    const p = await proxyFor(sharedCluster(), { config: { policy: 'read-only', recordings } });
+    const write = Journal.prototype.write;
+    try {
+      const c = await p.connect();
+      c.on('error', () => undefined);
+      await c.query('select 1 as fine');
+      // Fault injection: the disk refuses the next write.
+      Journal.prototype.write = function () {
+        throw new Error('ENOSPC: no space left on device');
+      };
+      await assert.rejects(
+        c.query("select 'must not arrive' as secret"),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, '58030');
+          assert.match(err.message, /recording could not be written: ENOSPC/);
+          return true;
+        },
+      );
+    } finally {
+      Journal.prototype.write = write;
+      await p.close();
+    }
+  });
+
   it('after kill -9 of the proxy, every statement whose result the client received is recorded and verifies', async () => {
     assert.ok(existsSync(CLI), 'dist/cli.js is built by npm test');
     const recordings = path.join(dir, 'rec3');
