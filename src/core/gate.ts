@@ -378,28 +378,29 @@ export class PolicyGate implements Gate {
   ): Promise<Decision> {
     const who = decision.review.approvers.join(', ');
     const sql = 'sql' in request ? request.sql : '';
-    const redactLiterals = decision.redactLiterals;
     const statements = analysis.ok ? analysis.statements : [];
-    const approvedBefore = this.sessionApprovals.get(context.sessionId)?.get(sql);
-    if (approvedBefore !== undefined) {
+    const { rule, obligations, redactLiterals } = decision;
+    const allow = (review: ReviewRecord): Decision => {
       this.rememberPrepared(context.sessionId, statements);
-      return {
-        effect: 'allow',
-        rule: decision.rule,
-        obligations: decision.obligations,
-        redactLiterals,
-        review: { outcome: 'approved', approver: approvedBefore, scope: 'session', waitMs: 0 },
-      };
-    }
+      return { effect: 'allow', rule, obligations, redactLiterals, review };
+    };
+    const deny = (review: ReviewRecord, reason: string, hint: string): Decision => ({
+      effect: 'deny',
+      rule,
+      reason,
+      hint,
+      redactLiterals,
+      review,
+    });
+    const approvedBefore = this.sessionApprovals.get(context.sessionId)?.get(sql);
+    if (approvedBefore !== undefined)
+      return allow({ outcome: 'approved', approver: approvedBefore, scope: 'session', waitMs: 0 });
     if (!this.approvals) {
-      return {
-        effect: 'deny',
-        redactLiterals,
-        review: { outcome: 'unreachable', waitMs: 0 },
-        rule: decision.rule,
-        reason: `this statement needs review by ${who} (rule "${decision.rule}"), and no reviewer is reachable`,
-        hint: 'Run Airlock in VS Code, where the approval panel can ask the person at the keyboard, or ask for a policy change.',
-      };
+      return deny(
+        { outcome: 'unreachable', waitMs: 0 },
+        `this statement needs review by ${who} (rule "${rule}"), and no reviewer is reachable`,
+        'Run Airlock in VS Code, where the approval panel can ask the person at the keyboard, or ask for a policy change.',
+      );
     }
     const timeoutMs = decision.review.timeout
       ? durationMs(decision.review.timeout)
@@ -420,8 +421,8 @@ export class PolicyGate implements Gate {
             actor: context.actor,
             sql,
             statements,
-            rule: decision.rule,
-            ruleDescription: this.ruleDescription(decision.rule),
+            rule,
+            ruleDescription: this.ruleDescription(rule),
             review: decision.review,
             estimatedRows: this.estimate(context, sql, statements),
             requestedAt,
@@ -433,50 +434,35 @@ export class PolicyGate implements Gate {
       ]);
       const waitMs = Date.now() - requestedAt;
       if (outcome === 'timeout') {
-        return {
-          effect: 'deny',
-          redactLiterals,
-          review: { outcome: 'timeout', waitMs },
-          rule: decision.rule,
-          reason: `review by ${who} timed out after ${decision.review.timeout ?? '5m'} (rule "${decision.rule}")`,
-          hint: 'Send the statement again when a reviewer is at hand.',
-        };
+        return deny(
+          { outcome: 'timeout', waitMs },
+          `review by ${who} timed out after ${decision.review.timeout ?? '5m'} (rule "${rule}")`,
+          'Send the statement again when a reviewer is at hand.',
+        );
       }
       if (!outcome.approved) {
-        return {
-          effect: 'deny',
-          redactLiterals,
-          review: { outcome: 'denied', approver: outcome.approver, waitMs, reason: outcome.reason },
-          rule: decision.rule,
-          reason: `a reviewer${outcome.approver ? ` (${outcome.approver})` : ''} denied it: ${outcome.reason}`,
-          hint: 'Change the statement as the reviewer asked, or ask them directly.',
-        };
+        return deny(
+          { outcome: 'denied', approver: outcome.approver, waitMs, reason: outcome.reason },
+          `a reviewer${outcome.approver ? ` (${outcome.approver})` : ''} denied it: ${outcome.reason}`,
+          'Change the statement as the reviewer asked, or ask them directly.',
+        );
       }
       const scope = outcome.scope ?? 'once';
       this.log.info(
-        `[${context.connection}] approved by ${outcome.approver} (rule ${decision.rule}${scope === 'session' ? ', for the session' : ''})`,
+        `[${context.connection}] approved by ${outcome.approver} (rule ${rule}${scope === 'session' ? ', for the session' : ''})`,
       );
       if (scope === 'session' && sql) {
         const approved = this.sessionApprovals.get(context.sessionId) ?? new Map<string, string>();
         this.sessionApprovals.set(context.sessionId, approved.set(sql, outcome.approver));
       }
-      this.rememberPrepared(context.sessionId, statements);
-      return {
-        effect: 'allow',
-        rule: decision.rule,
-        obligations: decision.obligations,
-        redactLiterals,
-        review: { outcome: 'approved', approver: outcome.approver, scope, waitMs },
-      };
+      return allow({ outcome: 'approved', approver: outcome.approver, scope, waitMs });
     } catch (err) {
-      return {
-        effect: 'deny',
-        redactLiterals,
-        review: { outcome: 'failed', waitMs: Date.now() - requestedAt, reason: (err as Error).message },
-        rule: decision.rule,
-        reason: `the review failed: ${(err as Error).message}`,
-        hint: 'See the Airlock log.',
-      };
+      const message = (err as Error).message;
+      return deny(
+        { outcome: 'failed', waitMs: Date.now() - requestedAt, reason: message },
+        `the review failed: ${message}`,
+        'See the Airlock log.',
+      );
     } finally {
       clearTimeout(timer);
       abort.abort();

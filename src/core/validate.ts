@@ -15,7 +15,8 @@ export class DocumentError extends Error {
 const ajv = new Ajv({ allErrors: true, strict: true });
 const compiled = new WeakMap<object, ValidateFunction>();
 
-function validatorFor(schema: object): ValidateFunction {
+/** The compiled validator of a schema object (compiled once: the one strict Ajv of the project). */
+export function validatorFor(schema: object): ValidateFunction {
   let v = compiled.get(schema);
   if (!v) {
     v = ajv.compile(schema);

@@ -5,9 +5,15 @@ import * as vscode from 'vscode';
 import { loadConfig, type AirlockConfig } from '../config/config';
 import { ApprovalQueue } from '../core/approvals/queue';
 import type { Logger } from '../core/log';
-import { Recorder } from '../core/recording/recorder';
+import type { Recorder } from '../core/recording/recorder';
 import { startDemoDatabase, type DemoDatabase } from '../demo/demo-database';
-import { policyGateFor, startProxy, type LocalEndpoint, type RunningProxy } from '../proxy/airlock-proxy';
+import {
+  openRecorder,
+  policyGateFor,
+  startProxy,
+  type LocalEndpoint,
+  type RunningProxy,
+} from '../proxy/airlock-proxy';
 import type { PolicyGate } from '../core/gate';
 import type { PolicySource } from '../core/policy/source';
 
@@ -127,15 +133,7 @@ export class AirlockController implements vscode.Disposable {
   private async loadedEngine(config: AirlockConfig) {
     if (this.engine) return this.engine;
     const { gate, source } = await policyGateFor(config, this.log, this.approvals);
-    const recorder = config.recordings
-      ? Recorder.open(config.recordings, {
-          sync: config.recordingSync,
-          batchWindowMs: config.recordingSyncWindowMs,
-          retentionDays: config.recordingRetentionDays,
-        })
-      : undefined;
-    if (recorder?.report.recovered.length)
-      this.log.warn(`recordings: closed ${recorder.report.recovered.length} session(s) left open by a crash`);
+    const recorder = config.recordings ? openRecorder(config.recordings, config, this.log) : undefined;
     this.engine = { gate, source, recorder };
     return this.engine;
   }

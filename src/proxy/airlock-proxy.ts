@@ -72,13 +72,14 @@ export async function policyGateFor(
   return { gate: new PolicyGate(source, new AnalysisCache(), approvals, log), source };
 }
 
-function openRecorder(config: AirlockConfig, log: Logger): Recorder {
-  const recorder = Recorder.open(config.recordings as string, {
+/** Opens the config's recordings folder for writing and says what start-up recovery found. */
+export function openRecorder(folder: string, config: AirlockConfig, log: Logger): Recorder {
+  const recorder = Recorder.open(folder, {
     sync: config.recordingSync,
     batchWindowMs: config.recordingSyncWindowMs,
     retentionDays: config.recordingRetentionDays,
   });
-  log.info(`recording sessions to ${config.recordings} (${config.recordingSync ?? 'batch'} sync)`);
+  log.info(`recording sessions to ${folder} (${config.recordingSync ?? 'batch'} sync)`);
   const { tornBytes, recovered, expired } = recorder.report;
   if (tornBytes) log.warn(`recordings: a torn last line (${tornBytes} bytes) was moved to journal.torn`);
   if (recovered.length)
@@ -104,7 +105,7 @@ export async function startProxy(
   }
   const identity = options.identity ?? { user: os.userInfo().username, groups: [] };
   const ownRecorder = !options.recorder && config.recordings;
-  const recorder = options.recorder ?? (ownRecorder ? openRecorder(config, log) : undefined);
+  const recorder = options.recorder ?? (ownRecorder ? openRecorder(ownRecorder, config, log) : undefined);
   const listeners: PostgresListener[] = [];
   const endpoints: LocalEndpoint[] = [];
   try {

@@ -1,4 +1,5 @@
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import { validatorFor } from '../../core/validate';
 import type { AgentBackend } from '../backend';
 import type { ToolOutput } from '../format';
 import { UnknownConnectionError } from '../backend';
@@ -22,9 +23,6 @@ export function agentTool(name: string): AgentTool | undefined {
   return AGENT_TOOLS.find((t) => t.name === name);
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true });
-const validators = new Map<string, ValidateFunction>();
-
 function describeError(e: ErrorObject): string {
   const at = e.instancePath ? `"${e.instancePath.slice(1).replace(/\//g, '.')}"` : 'the arguments';
   const p = e.params as Record<string, unknown>;
@@ -40,8 +38,7 @@ function describeError(e: ErrorObject): string {
 
 /** The problems with a tool call's arguments against the tool's input schema (empty: valid). */
 export function inputProblems(tool: AgentTool, input: unknown): string[] {
-  let validate = validators.get(tool.name);
-  if (!validate) validators.set(tool.name, (validate = ajv.compile(tool.inputSchema)));
+  const validate = validatorFor(tool.inputSchema);
   if (validate(input)) return [];
   return (validate.errors ?? []).map(describeError);
 }

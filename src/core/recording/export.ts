@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { RecordedEvent } from './chain';
 import { version } from '../../../package.json';
+import { isObj } from '../sql/parser';
 
 /**
  * Exports for SIEMs and auditors. JSONL is the events exactly as recorded (each line verifies against
@@ -37,7 +38,7 @@ const OCSF_VERSION = '1.3.0';
 const product = { name: 'Airlock', vendor_name: 'Airlock', version };
 
 type Obj = Record<string, unknown>;
-const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+const obj = (v: unknown): Obj => (isObj(v) ? v : {});
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** Session-level context every OCSF event of the session repeats (SIEM events stand alone). */

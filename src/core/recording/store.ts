@@ -14,6 +14,7 @@ import initSqlJs, { type Database, type SqlValue } from 'sql.js';
 import type { RecordedEvent } from './chain';
 import { JOURNAL_FILE, scanJournal } from './journal';
 import { liveWriter } from './writer-lock';
+import { isObj } from '../sql/parser';
 
 /**
  * The recordings index and the replay API. The journal is the record; the index (sql.js, saved as
@@ -145,7 +146,7 @@ export class RecordingStore {
           const d = e.data ?? {};
           const statement = e.type === 'statement' ? 1 : 0;
           const denied = statement && d.decision === 'deny' ? 1 : 0;
-          const approved = statement && isObject(d.review) && d.review.outcome === 'approved' ? 1 : 0;
+          const approved = statement && isObj(d.review) && d.review.outcome === 'approved' ? 1 : 0;
           counts.run([offset, statement, denied, approved, e.sessionId]);
           this.indexEvent(e);
         },
@@ -168,7 +169,7 @@ export class RecordingStore {
     const d = e.data ?? {};
     switch (e.type) {
       case 'session-start': {
-        const actor = isObject(d.actor) ? d.actor : {};
+        const actor = isObj(d.actor) ? d.actor : {};
         this.db.run(
           `UPDATE sessions SET connection = ?, user = ?, agent = ?, application = ?, client = ?, policy = ?,
              started = ? WHERE id = ?`,
@@ -316,10 +317,6 @@ export class RecordingStore {
   close(): void {
     this.db.close();
   }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function summary(row: Record<string, unknown>, writerAlive: boolean): SessionSummary {

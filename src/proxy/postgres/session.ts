@@ -5,7 +5,6 @@ import type { Duplex } from 'node:stream';
 import { serialize } from 'pg-protocol';
 import type { Decision, Gate, GateContext, StatementRequest } from '../../core/gate';
 import type { Logger } from '../../core/log';
-import type { Obligations } from '../../core/policy/document';
 import { PgError, SqlState, fatal } from './protocol/errors';
 import { MessageFramer } from './protocol/framing';
 import { MessageQueue } from './protocol/message-queue';
@@ -42,6 +41,8 @@ import { ResultMasker } from './result-masker';
 import { StatementLog } from './statement-log';
 import type { Recorder } from '../../core/recording/recorder';
 import { startupSettings } from './startup-settings';
+
+type AllowDecision = Extract<Decision, { effect: 'allow' }>;
 
 /** Everything a listener knows about the connection it serves. */
 export interface ListenerSettings {
@@ -104,10 +105,7 @@ export class ClientSession {
   private context: GateContext | null = null;
   private log: StatementLog | null = null;
   /** Prepared statements (protocol level) → their SQL and the decision taken at Parse. */
-  private readonly statements = new Map<
-    string,
-    { sql: string; rule: string; obligations: Obligations; decision: Decision }
-  >();
+  private readonly statements = new Map<string, { sql: string; decision: AllowDecision }>();
   /** Portals → the statement they were bound from. */
   private readonly portals = new Map<string, string>();
   private readonly clientFramer: MessageFramer;
@@ -460,7 +458,7 @@ export class ClientSession {
         const portal = decodeExecutePortal(message);
         const statement = this.statements.get(this.portals.get(portal) ?? '\0');
         if (statement) {
-          this.obligations.started(statement.obligations, statement.rule, true);
+          this.obligations.started(statement.decision.obligations, statement.decision.rule, true);
           this.log?.started('extended', statement.sql, statement.decision, true, portal);
         }
         this.describeForMasking(out, portal);
@@ -495,12 +493,7 @@ export class ClientSession {
         this.log?.started(request.protocol, sql, decision, request.protocol === 'execute');
       }
       if (request.protocol === 'extended') {
-        this.statements.set(request.statementName, {
-          sql: request.sql,
-          rule: decision.rule,
-          obligations: decision.obligations,
-          decision,
-        });
+        this.statements.set(request.statementName, { sql: request.sql, decision });
       } else {
         this.obligations.started(decision.obligations, decision.rule, request.protocol === 'execute');
       }

@@ -32,14 +32,18 @@ export class StatementLog {
 
   /** A denied statement is recorded at once: it never runs. */
   denied(protocol: string, sql: string, decision: Decision): void {
-    this.recorder.statement({
-      protocol,
-      sql,
-      decision: 'deny',
-      rule: decision.rule,
-      reason: decision.effect === 'deny' ? decision.reason : undefined,
-      ...details(decision),
-    });
+    this.recorder.statement(
+      withDetails(
+        {
+          protocol,
+          sql,
+          decision: 'deny',
+          rule: decision.rule,
+          reason: decision.effect === 'deny' ? decision.reason : undefined,
+        },
+        decision,
+      ),
+    );
   }
 
   bound(portal: string, message: Buffer): void {
@@ -52,14 +56,7 @@ export class StatementLog {
 
   /** An allowed Query or Execute (of `portal`) was sent upstream. */
   started(protocol: string, sql: string, decision: Decision, extended: boolean, portal?: string): void {
-    const record: StatementRecord = {
-      protocol,
-      sql,
-      decision: 'allow',
-      rule: decision.rule,
-      tags: [],
-      ...details(decision),
-    };
+    const record = withDetails({ protocol, sql, decision: 'allow', rule: decision.rule, tags: [] }, decision);
     const bind = portal === undefined ? undefined : this.binds.get(portal);
     if (bind) {
       const values = decodeBindParameters(bind);
@@ -154,12 +151,12 @@ export class StatementLog {
   }
 }
 
-function details(d: Decision): Partial<StatementRecord> {
-  const out: Partial<StatementRecord> = {};
-  if (d.facts) out.facts = d.facts;
-  if (d.review) out.review = d.review;
-  if (d.redactLiterals) out.literalsRedacted = true;
-  return out;
+/** Adds what the decision knows to the record, in place (once per statement: no copy). */
+function withDetails(record: StatementRecord, d: Decision): StatementRecord {
+  if (d.facts) record.facts = d.facts;
+  if (d.review) record.review = d.review;
+  if (d.redactLiterals) record.literalsRedacted = true;
+  return record;
 }
 
 function rowDescriptionNames(message: Buffer): string[] {
