@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { sharedCluster } from '../helpers/global-fixtures';
 import { runProgram } from '../helpers/clients';
 import type { PostgresCluster } from '../../src/demo/postgres-cluster';
+import type { ReadyFile } from '../../src/cli/ready-file';
 
 /**
  * `airlock proxy` end to end, as a user runs it: the bundled CLI as a child process, a config file on
@@ -18,18 +19,6 @@ import type { PostgresCluster } from '../../src/demo/postgres-cluster';
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const PASSWORD_ENV = 'AIRLOCK_CLI_TEST_UPSTREAM_PW';
-
-interface ReadyFile {
-  connections: Array<{
-    name: string;
-    kind: string;
-    host: string;
-    port: number;
-    user: string;
-    password: string;
-    database: string;
-  }>;
-}
 
 /** Newest modification time of any file under `dir`. */
 function newestMtime(dir: string): number {

@@ -14,6 +14,7 @@ import {
 } from '../../src/proxy/control-channel';
 import { sharedCluster } from '../helpers/global-fixtures';
 import { directPg, dropDatabase, freshDatabase, repoRoot } from '../helpers/policy-fixtures';
+import { CLI, runAirlock } from '../helpers/airlock-cli';
 import { loadDemoDatabase } from '../helpers/masking-fixtures';
 
 /**
@@ -22,7 +23,6 @@ import { loadDemoDatabase } from '../helpers/masking-fixtures';
  * embedded and through a running `airlock proxy`'s control channel, where a write waits for review and
  * is approved through the channel.
  */
-const CLI = path.join(repoRoot, 'dist', 'cli.js');
 const DEMO_DB = 'mcp_demo';
 const WRITES_DB = 'mcp_writes';
 const CLIENT_INFO = { name: 'airlock-mcp-test', version: '9.9.9' };
@@ -76,16 +76,7 @@ describe('airlock mcp (MCP server over the gate)', function () {
     return file;
   }
 
-  function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const cli = (args: string[]) => runAirlock(args, { env });
 
   async function mcpClient(config: string): Promise<{ client: Client; stderr: () => string }> {
     const transport = new StdioClientTransport({

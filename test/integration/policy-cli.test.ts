@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,17 +7,8 @@ import { generateSigningKey, signPolicyBundle } from '../../src/core/policy/bund
 import { PRESETS } from '../../src/core/policy/presets';
 import { sharedCluster } from '../helpers/global-fixtures';
 import { proxyFor } from '../helpers/proxy';
-
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const CLI = path.join(ROOT, 'dist', 'cli.js');
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { runAirlock as cli } from '../helpers/airlock-cli';
+import { repoRoot } from '../helpers/policy-fixtures';
 
 describe('airlock policy: explain, keygen, sign, and signed bundles in the proxy', function () {
   this.timeout(60_000);
@@ -62,7 +52,7 @@ describe('airlock policy: explain, keygen, sign, and signed bundles in the proxy
       undefined,
       'the JWKS must hold no private part',
     );
-    const policyFile = path.join(ROOT, 'examples', 'policies', 'approve-writes.yaml');
+    const policyFile = path.join(repoRoot, 'examples', 'policies', 'approve-writes.yaml');
     const sign = await cli([
       'policy',
       'sign',

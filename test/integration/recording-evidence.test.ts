@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +10,7 @@ import { sharedCluster } from '../helpers/global-fixtures';
 import { proxyFor } from '../helpers/proxy';
 import { directPg, dropDatabase, freshDatabase, repoRoot, tempPolicy } from '../helpers/policy-fixtures';
 import { at } from '../helpers/json-path';
+import { runAirlock as cli } from '../helpers/airlock-cli';
 import { collectSecrets, findLeaks, loadDemoDatabase, type Secrets } from '../helpers/masking-fixtures';
 
 /**
@@ -18,16 +18,6 @@ import { collectSecrets, findLeaks, loadDemoDatabase, type Secrets } from '../he
  * of a denied statement), the reviewer and the wait of every reviewed statement, bind parameters as the
  * policy allows — and the sessions CLI that lists, shows and exports it (JSONL, OCSF).
  */
-const CLI = path.join(repoRoot, 'dist', 'cli.js');
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 30_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
 const statementsOf = (events: RecordedEvent[]) =>
   events.filter((e) => e.type === 'statement').map((e) => e.data as Record<string, unknown>);
 

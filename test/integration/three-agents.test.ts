@@ -18,6 +18,8 @@ import { ControlChannelClient } from '../../src/proxy/control-channel';
 import { sharedCluster } from '../helpers/global-fixtures';
 import { loadDemoDatabase } from '../helpers/masking-fixtures';
 import { directPg, dropDatabase, psql, repoRoot } from '../helpers/policy-fixtures';
+import { CLI } from '../helpers/airlock-cli';
+import type { ReadyFile } from '../../src/cli/ready-file';
 
 /**
  * Issue 7's "Done when": an MCP client, a Copilot language-model tool call and psql in an Airlock
@@ -30,7 +32,6 @@ import { directPg, dropDatabase, psql, repoRoot } from '../helpers/policy-fixtur
  *     id the extension would pass;
  * (c) real psql with the listener's PG* settings from the ready file (it names itself `psql`).
  */
-const CLI = path.join(repoRoot, 'dist', 'cli.js');
 const DB = 'three_agents_demo';
 const CONNECTION = 'shop';
 const CLIENT_INFO = { name: 'three-agents-test', version: '7.0.0' };
@@ -53,17 +54,6 @@ const AGENTS: Agent[] = ['mcp', 'copilot', 'psql'];
 type Seen =
   | { ok: true; rows: string[][]; raw: string }
   | { ok: false; message: string; rule: string | undefined; raw: string };
-
-interface ReadyFile {
-  connections: Array<{
-    name: string;
-    host: string;
-    port: number;
-    user: string;
-    password: string;
-    database: string;
-  }>;
-}
 
 /** The rows of a tool's Markdown table (`| a | b |` lines after the header and separator). */
 function tableRows(out: string): string[][] {
