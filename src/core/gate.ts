@@ -60,7 +60,17 @@ export interface FactsSummary {
 export type Decision = (
   | { effect: 'allow'; rule: string; obligations: Obligations }
   | { effect: 'deny'; rule: string; reason: string; hint: string }
-) & { redactLiterals?: boolean; review?: ReviewRecord; facts?: FactsSummary[] };
+) & {
+  redactLiterals?: boolean;
+  review?: ReviewRecord;
+  facts?: FactsSummary[];
+  /**
+   * The statement runs code whose effects the analysis cannot see (DO, CALL, a function not known to be
+   * safe) or changes how later statements are decoded (client_encoding): nothing after it is decided
+   * until the server has reported the session's state (see the Postgres adapter's lexical environment).
+   */
+  unseenEffects?: boolean;
+};
 
 export interface Gate {
   /** Synchronous where it can be (the hot path); a Promise when a decision must wait (e.g. for review). */
@@ -141,14 +151,15 @@ export class PolicyGate implements Gate {
       state.active.policy,
       context.connection,
     );
+    const described = {
+      facts: factsSummary(analysis),
+      ...(hasUnseenEffects(analysis) && { unseenEffects: true }),
+    };
     if (evaluated.effect === 'review')
-      return this.review(context, request, analysis, evaluated).then((d) => ({
-        ...d,
-        facts: factsSummary(analysis),
-      }));
+      return this.review(context, request, analysis, evaluated).then((d) => ({ ...d, ...described }));
     if (evaluated.effect === 'allow' && analysis.ok)
       this.rememberPrepared(context.sessionId, analysis.statements);
-    const decision: Decision = { ...toDecision(evaluated), facts: factsSummary(analysis) };
+    const decision: Decision = { ...toDecision(evaluated), ...described };
     // PREPARE/EXECUTE/DEALLOCATE depend on the session's prepared statements: decided afresh each time.
     if (!analyzed.ok || !analyzed.statements.some((s) => s.details.prepared !== undefined)) {
       this.decisions.set(analyzed, { policy: state.active.policy, catalog, contextKey, decision });
@@ -477,6 +488,22 @@ function factsSummary(analysis: SqlAnalysis): FactsSummary[] | undefined {
     kind: s.kind,
     relations: [...new Set(s.relations.map(qualifiedName))],
   }));
+}
+
+/** Settings whose change alters how later statements are decoded (RESET ALL and DISCARD ALL reset them). */
+const DECODING_SETTINGS = new Set(['client_encoding', 'all']);
+
+function hasUnseenEffects(analysis: SqlAnalysis): boolean {
+  return (
+    !analysis.ok ||
+    analysis.statements.some(
+      (s) =>
+        s.flags.includes('opaque-code') ||
+        s.command === 'DISCARD' ||
+        DECODING_SETTINGS.has(s.details.setting ?? '') ||
+        s.functions.some((f) => f.classification.class !== 'safe' || f.name === 'set_config'),
+    )
+  );
 }
 
 function toDecision(

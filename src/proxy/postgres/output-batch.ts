@@ -29,6 +29,12 @@ export class OutputBatch {
     this.run = null;
   }
 
+  /** Drops everything collected (the session ends before it may reach the client). */
+  discard(): void {
+    this.parts = [];
+    this.run = null;
+  }
+
   /** Writes everything collected; returns false when the destination asks to wait for 'drain'. */
   flushTo(dest: Writable): boolean {
     this.closeRun();

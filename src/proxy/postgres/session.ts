@@ -6,7 +6,7 @@ import { serialize } from 'pg-protocol';
 import type { Decision, Gate, GateContext, StatementRequest } from '../../core/gate';
 import type { Logger } from '../../core/log';
 import { PgError, SqlState, fatal } from './protocol/errors';
-import { MessageFramer } from './protocol/framing';
+import { MAX_AUTH_MESSAGE, MessageFramer } from './protocol/framing';
 import { MessageQueue } from './protocol/message-queue';
 import {
   AuthCode,
@@ -17,6 +17,7 @@ import {
   decodeBind,
   decodeClose,
   decodeExecutePortal,
+  decodeParameterStatus,
   decodeParse,
   decodeQuery,
   decodeSaslInitial,
@@ -41,8 +42,17 @@ import { ResultMasker } from './result-masker';
 import { StatementLog } from './statement-log';
 import type { Recorder } from '../../core/recording/recorder';
 import { startupSettings } from './startup-settings';
+import {
+  clientDecoding,
+  lexicalDeviation,
+  pinLexicalEnvironment,
+  type TextDecoding,
+} from './lexical-environment';
+import { ReplyVerifier } from './reply-verifier';
 
 type AllowDecision = Extract<Decision, { effect: 'allow' }>;
+
+const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 /** Everything a listener knows about the connection it serves. */
 export interface ListenerSettings {
@@ -99,6 +109,14 @@ export class ClientSession {
   private upstreamKey = { processId: 0, secretKey: 0 };
   private readonly denials = new DenialSubstitution();
   private readonly obligations = new ObligationTracker(() => void this.cancel());
+  private readonly replies = new ReplyVerifier();
+  /**
+   * The query cycle whose ReadyForQuery must pass before the next statement is lexed: one that ran code
+   * whose effects Airlock cannot see, whose ParameterStatus reports are checked first (0: none).
+   */
+  private barrierCycle = 0;
+  /** How query texts are decoded: the client encoding the server last reported. */
+  private decoding: TextDecoding | undefined;
   private readonly masker = new ResultMasker(
     () => this.settings.gate.resultMasking?.(this.settings.connection) ?? null,
   );
@@ -115,6 +133,8 @@ export class ClientSession {
   /** Frontend messages framed but not yet handled because a decision is pending. */
   private inbox: Buffer[] = [];
   private deciding = false;
+  /** The inbox waits for the barrier's ReadyForQuery (see barrierCycle). */
+  private waiting = false;
   /** The server said FATAL: the close that follows needs no message of ours. */
   private upstreamSentFatal = false;
 
@@ -136,7 +156,7 @@ export class ClientSession {
 
   /** Runs the session to its end; never rejects (errors go to the client and the log). */
   async run(): Promise<void> {
-    let queue = new MessageQueue(this.client, 'client', this.settings.maxMessageBytes, false);
+    let queue = new MessageQueue(this.client, 'client', MAX_AUTH_MESSAGE, false);
     let authTimer: NodeJS.Timeout | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
@@ -166,8 +186,16 @@ export class ClientSession {
         // Defence in depth: the server refuses writes even if a statement slipped past analysis.
         params.set('default_transaction_read_only', 'on');
       }
+      pinLexicalEnvironment(params);
       this.phase = 'connecting-upstream';
       const up = await connectUpstream(this.settings.upstream, params);
+      const deviation = up.startupMessages.map((m) => this.lexicalReport(m)).find((d) => d !== null);
+      if (deviation) {
+        up.socket.destroy();
+        throw fatal(SqlState.featureNotSupported, `airlock: ${deviation}, which Airlock cannot lex`, {
+          hint: LEXICAL_HINT,
+        });
+      }
       if (this.client.destroyed) {
         up.socket.destroy();
         this.close('client left while the upstream connected');
@@ -266,7 +294,7 @@ export class ClientSession {
           queue.release();
           this.client.write(Buffer.from('S'));
           this.client = await this.startClientTls(this.client as net.Socket);
-          queue = new MessageQueue(this.client, 'client', this.settings.maxMessageBytes, false);
+          queue = new MessageQueue(this.client, 'client', MAX_AUTH_MESSAGE, false);
           swap(queue);
           break;
         }
@@ -388,12 +416,21 @@ export class ClientSession {
     try {
       for (let i = 0; i < this.inbox.length; i++) {
         const message = this.inbox[i];
+        const barrier = this.barrier(message[0]);
+        if (barrier === 'wait') {
+          out.flushTo(upstream);
+          this.inbox = this.inbox.slice(i);
+          this.waiting = true;
+          this.client.pause();
+          return;
+        }
         const request = this.statementOf(message);
         if (!request) {
           this.forwardPlain(out, message);
           continue;
         }
-        const decision = this.settings.gate.decide(context, request);
+        const decision =
+          barrier === 'deny' ? UNSEEN_EFFECTS_PENDING : this.settings.gate.decide(context, request);
         if (decision instanceof Promise) {
           out.flushTo(upstream);
           this.inbox = this.inbox.slice(i);
@@ -417,6 +454,46 @@ export class ClientSession {
       return;
     }
     if (!out.flushTo(upstream)) this.waitForDrain(upstream, this.client);
+  }
+
+  /**
+   * Whether a message that the server lexes (Query, Parse) must wait until the code with unseen effects
+   * before it has run and its ParameterStatus reports have been checked — or, when it is in the same
+   * pipeline (no Sync between them), cannot wait and is refused.
+   */
+  private barrier(type: number): 'none' | 'wait' | 'deny' {
+    if (this.barrierCycle === 0 || (type !== Msg.query && type !== Msg.parse)) return 'none';
+    // A Query inside an unsynced pipeline belongs to that cycle too: waiting for its end would wait forever.
+    if (this.replies.nextCycle === this.barrierCycle) return 'deny';
+    return 'wait';
+  }
+
+  /**
+   * For a ParameterStatus: why it breaks the parser's assumptions (see lexical-environment.ts), or null;
+   * a new client encoding decodes the query texts from here on.
+   */
+  private lexicalReport(message: Buffer): string | null {
+    if (message[0] !== Msg.parameterStatus) return null;
+    const { name, value } = decodeParameterStatus(message);
+    const deviation = lexicalDeviation(name, value);
+    if (!deviation && name === 'client_encoding') this.decoding = clientDecoding(value) ?? undefined;
+    return deviation;
+  }
+
+  /** After ReadyForQuery: the barrier's cycle is done, so the held statements are decided now. */
+  private liftBarrier(): void {
+    if (this.barrierCycle === 0 || this.replies.cyclesDone < this.barrierCycle) return;
+    this.barrierCycle = 0;
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.client.resume();
+    this.pump();
+  }
+
+  /** An allowed Query, Execute or FunctionCall is on its way: what its replies must be, and its barrier. */
+  private expectReplies(decision: Decision, type: number): void {
+    if (type !== Msg.functionCall) this.replies.sent(decision.facts ?? null, type === Msg.execute);
+    if (decision.unseenEffects) this.barrierCycle = this.replies.nextCycle;
   }
 
   private decided(decision: Decision, request: StatementRequest): void {
@@ -460,6 +537,7 @@ export class ClientSession {
         if (statement) {
           this.obligations.started(statement.decision.obligations, statement.decision.rule, true);
           this.log?.started('extended', statement.sql, statement.decision, true, portal);
+          this.expectReplies(statement.decision, Msg.execute);
         }
         this.describeForMasking(out, portal);
         break;
@@ -496,6 +574,7 @@ export class ClientSession {
         this.statements.set(request.statementName, { sql: request.sql, decision });
       } else {
         this.obligations.started(decision.obligations, decision.rule, request.protocol === 'execute');
+        this.expectReplies(decision, message[0]);
       }
       out.add(message);
     } else {
@@ -530,6 +609,7 @@ export class ClientSession {
       this.obligations.cycleSent();
       this.masker.cycleSent();
       this.log?.cycleSent();
+      this.replies.cycleSent();
     } else if (type === Msg.terminate) {
       this.phase = 'terminating';
     }
@@ -539,16 +619,28 @@ export class ClientSession {
   private statementOf(message: Buffer): StatementRequest | null {
     switch (message[0]) {
       case Msg.query:
-        return { protocol: 'simple', sql: decodeQuery(message) };
+        return { protocol: 'simple', sql: decodeQuery(message, this.decoding) };
       case Msg.parse: {
-        const { name, sql } = decodeParse(message);
+        const { name, sql } = decodeParse(message, this.decoding);
         return { protocol: 'extended', sql, statementName: name };
       }
       case Msg.execute: {
+        const portal = decodeExecutePortal(message);
+        const name = this.portals.get(portal);
+        // A portal no Bind made here is a cursor DECLAREd in SQL: running it fetches from it.
+        if (name === undefined)
+          return {
+            protocol: 'execute',
+            sql: `FETCH FORWARD ALL FROM ${quoteIdent(portal)}`,
+            statementName: '',
+          };
+        // The unnamed statement was decided at its Parse, just before.
+        if (name === '') return null;
         // Named prepared statements are decided again when run: the policy may have changed since Parse.
-        const name = this.portals.get(decodeExecutePortal(message));
-        const statement = name ? this.statements.get(name) : undefined;
-        return name && statement ? { protocol: 'execute', sql: statement.sql, statementName: name } : null;
+        const statement = this.statements.get(name);
+        if (statement) return { protocol: 'execute', sql: statement.sql, statementName: name };
+        // Bound from a statement no Parse made here: one PREPAREd in SQL, decided as EXECUTE of it.
+        return { protocol: 'execute', sql: `EXECUTE ${quoteIdent(name)}`, statementName: name };
       }
       case Msg.functionCall:
         if (message.length < 9) throw fatal(SqlState.protocolViolation, 'invalid FunctionCall message');
@@ -592,6 +684,10 @@ export class ClientSession {
 
   /** One backend message on its way to the client (bound once: this runs for every message). */
   private readonly onBackendMessage = (type: number, raw: Buffer): void => {
+    if (this.phase === 'closed') return;
+    const problem =
+      this.replies.backend(type, raw) ?? (type === Msg.parameterStatus ? this.lexicalReport(raw) : null);
+    if (problem) return this.alarm(problem);
     // Masking comes first: nothing after it (substitutions, limits, the recording) sees an unmasked value.
     const message = this.masker.backend(type, raw);
     if (message === null) return;
@@ -602,6 +698,8 @@ export class ClientSession {
     if (type === Msg.readyForQuery) {
       this.denials.readyForQuery();
       this.obligations.backend(type, message);
+      emit(message);
+      return this.liftBarrier();
     } else {
       if (type === Msg.errorResponse && isFatal(message)) this.upstreamSentFatal = true;
       if (type === Msg.errorResponse && this.denials.active) {
@@ -624,8 +722,28 @@ export class ClientSession {
   private waitForDrain(dest: Duplex, source: Duplex): void {
     source.pause();
     dest.once('drain', () => {
-      if (!(source === this.client && this.deciding)) source.resume();
+      if (!(source === this.client && (this.deciding || this.waiting))) source.resume();
     });
+  }
+
+  /**
+   * The server did something Airlock did not decide (a parser differential, or a lexical setting changed
+   * where nobody could see it): the session ends at once, what is still running is cancelled so that its
+   * transaction cannot commit, nothing more reaches the client, and the alarm is recorded.
+   */
+  private alarm(problem: string): void {
+    this.settings.log.error(`[${this.settings.connection}] session ${this.id}: ALARM: ${problem}`);
+    this.log?.alarm(problem);
+    void this.cancel().catch(() => undefined);
+    this.toClient.discard();
+    this.failClient(
+      new PgError(SqlState.internalError, `airlock: ${problem}; the session is ended`, {
+        severity: 'FATAL',
+        detail:
+          "The server's reply does not match what Airlock analysed and decided. This is recorded as an alarm.",
+        hint: 'Report it to whoever runs Airlock, with the session id from the recording; reconnect to continue.',
+      }),
+    );
   }
 
   // ---------- cancel and teardown ----------
@@ -691,6 +809,18 @@ export class ClientSession {
     }, 5000).unref();
   }
 }
+
+const LEXICAL_HINT =
+  "Airlock lexes SQL with standard_conforming_strings=on and a UTF-8 client encoding: use E'...' strings for backslash escapes and client_encoding UTF8 (PGCLIENTENCODING=UTF8).";
+
+/** Refused in a pipeline behind code whose effects Airlock cannot see (see ClientSession.barrier). */
+const UNSEEN_EFFECTS_PENDING: Decision = {
+  effect: 'deny',
+  rule: 'lexical-environment',
+  reason:
+    'a statement in the same pipeline as code whose effects Airlock cannot see (DO, CALL, a function not known to be safe) is not decided before that code has run',
+  hint: 'Send Sync after that statement (end the pipeline), then send the next one.',
+};
 
 /** A ModifyTable plan writes what its input node produces. */
 function writtenRows(plan: unknown): number | null {

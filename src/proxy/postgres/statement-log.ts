@@ -144,6 +144,11 @@ export class StatementLog {
     this.recorder.statement(o.record);
   }
 
+  /** The server did something that was not decided (see ClientSession.alarm). */
+  alarm(reason: string): void {
+    this.recorder.event('alarm', { reason });
+  }
+
   /** The session ended: what was still running is recorded as it stands. */
   end(why: string): void {
     while (this.open.length) this.finish();

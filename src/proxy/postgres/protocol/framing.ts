@@ -4,6 +4,12 @@ import { PgError, SqlState, fatal } from './errors';
 export const MAX_STARTUP_PACKET = 10_000;
 
 /**
+ * The largest typed message accepted before authentication ends: PostgreSQL reads SASL and password
+ * messages with PG_MAX_AUTH_TOKEN_LENGTH. An unauthenticated peer must not make the proxy buffer more.
+ */
+export const MAX_AUTH_MESSAGE = 65_535;
+
+/**
  * Splits a byte stream into whole messages. Typed messages are `type(1) len(4) body`; the startup phase
  * sends untyped ones (`len(4) body`). Complete messages are handed out as views into the incoming chunk,
  * so forwarding them costs no copy; only a message split across chunks is joined.

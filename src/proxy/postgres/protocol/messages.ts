@@ -67,11 +67,15 @@ export type TransactionStatus = 'I' | 'T' | 'E';
 
 // ---------- decoding ----------
 
-function cstring(buf: Buffer, offset: number): [string, number] {
+/** Decodes text bytes (UTF-8 unless the client encoding says otherwise). */
+type Decoding = (buf: Buffer, start: number, end: number) => string;
+const utf8: Decoding = (buf, start, end) => buf.toString('utf8', start, end);
+
+function cstring(buf: Buffer, offset: number, decode = utf8): [string, number] {
   const end = buf.indexOf(0, offset);
   if (end < 0)
     throw new PgError(SqlState.protocolViolation, 'invalid string in message', { severity: 'FATAL' });
-  return [buf.toString('utf8', offset, end), end + 1];
+  return [decode(buf, offset, end), end + 1];
 }
 
 export type StartupPacket =
@@ -120,15 +124,15 @@ export function decodeStartup(packet: Buffer): StartupPacket {
   throw new PgError(SqlState.protocolViolation, 'invalid startup packet layout', { severity: 'FATAL' });
 }
 
-/** The SQL text of a simple Query message. */
-export function decodeQuery(message: Buffer): string {
-  return cstring(message, 5)[0];
+/** The SQL text of a simple Query message, decoded as the client encoding says. */
+export function decodeQuery(message: Buffer, decode = utf8): string {
+  return cstring(message, 5, decode)[0];
 }
 
 /** Statement name and SQL text of a Parse message. */
-export function decodeParse(message: Buffer): { name: string; sql: string } {
+export function decodeParse(message: Buffer, decode = utf8): { name: string; sql: string } {
   const [name, next] = cstring(message, 5);
-  const [sql] = cstring(message, next);
+  const [sql] = cstring(message, next, decode);
   return { name, sql };
 }
 
@@ -176,6 +180,17 @@ export function decodeClose(message: Buffer): { kind: 'S' | 'P'; name: string } 
 
 /** The portal an Execute runs. */
 export function decodeExecutePortal(message: Buffer): string {
+  return cstring(message, 5)[0];
+}
+
+/** Name and value of a ParameterStatus message. */
+export function decodeParameterStatus(message: Buffer): { name: string; value: string } {
+  const [name, next] = cstring(message, 5);
+  return { name, value: cstring(message, next)[0] };
+}
+
+/** The command tag of a CommandComplete message ("SELECT 3", "INSERT 0 1", "CREATE TABLE"). */
+export function decodeCommandTag(message: Buffer): string {
   return cstring(message, 5)[0];
 }
 
