@@ -1,3 +1,5 @@
+import { LEXABLE_CLIENT_ENCODINGS } from '../../core/sql/client-encodings';
+
 /**
  * The lexical environment Airlock's parser assumes, held in lockstep with the server's.
  *
@@ -16,61 +18,19 @@
 export type TextDecoding = (buf: Buffer, start: number, end: number) => string;
 
 const utf8: TextDecoding = (buf, start, end) => buf.toString('utf8', start, end);
+// Node's latin1 is ISO-8859-1 itself; WHATWG's "latin1" label is windows-1252.
+const latin1: TextDecoding = (buf, start, end) => buf.toString('latin1', start, end);
 
 function whatwg(label: string): TextDecoding {
   const decoder = new TextDecoder(label);
   return (buf, start, end) => decoder.decode(buf.subarray(start, end));
 }
 
-/**
- * The client encodings Airlock decodes, by the name the server reports. Each is ASCII-safe: every byte
- * of a multibyte character has the high bit set, so quotes, backslashes and semicolons are what they
- * seem. SJIS, SHIFT_JIS_2004, BIG5, GBK, GB18030, UHC and JOHAB are not (a backslash or quote byte can
- * end a character): they are refused, as are encodings Node cannot decode (EUC_TW, EUC_JIS_2004,
- * MULE_INTERNAL, LATIN10).
- */
-const DECODINGS = new Map<string, () => TextDecoding>([
-  // The server validates SQL_ASCII input as the database encoding: UTF-8 for Airlock's upstreams.
-  ['UTF8', () => utf8],
-  ['SQL_ASCII', () => utf8],
-  ['LATIN1', () => (buf, start, end) => buf.toString('latin1', start, end)],
-  ...(
-    [
-      ['LATIN2', 'iso-8859-2'],
-      ['LATIN3', 'iso-8859-3'],
-      ['LATIN4', 'iso-8859-4'],
-      ['LATIN5', 'windows-1254'],
-      ['LATIN6', 'iso-8859-10'],
-      ['LATIN7', 'iso-8859-13'],
-      ['LATIN8', 'iso-8859-14'],
-      ['LATIN9', 'iso-8859-15'],
-      ['ISO_8859_5', 'iso-8859-5'],
-      ['ISO_8859_6', 'iso-8859-6'],
-      ['ISO_8859_7', 'iso-8859-7'],
-      ['ISO_8859_8', 'iso-8859-8'],
-      ['WIN866', 'ibm866'],
-      ['WIN874', 'windows-874'],
-      ['WIN1250', 'windows-1250'],
-      ['WIN1251', 'windows-1251'],
-      ['WIN1252', 'windows-1252'],
-      ['WIN1253', 'windows-1253'],
-      ['WIN1254', 'windows-1254'],
-      ['WIN1255', 'windows-1255'],
-      ['WIN1256', 'windows-1256'],
-      ['WIN1257', 'windows-1257'],
-      ['WIN1258', 'windows-1258'],
-      ['KOI8R', 'koi8-r'],
-      ['KOI8U', 'koi8-u'],
-      ['EUC_JP', 'euc-jp'],
-      ['EUC_KR', 'euc-kr'],
-      ['EUC_CN', 'gbk'],
-    ] as const
-  ).map(([name, label]): [string, () => TextDecoding] => [name, () => whatwg(label)]),
-]);
-
 /** How query texts in a client encoding are decoded, or null when Airlock cannot lex that encoding. */
 export function clientDecoding(encoding: string): TextDecoding | null {
-  return DECODINGS.get(encoding)?.() ?? null;
+  const e = LEXABLE_CLIENT_ENCODINGS.get(encoding);
+  if (!e) return null;
+  return e.label === 'utf-8' ? utf8 : e.label === 'latin1' ? latin1 : whatwg(e.label);
 }
 
 /** Sets the pinned values in the parameters of the upstream startup packet. */
@@ -89,7 +49,7 @@ export function lexicalDeviation(name: string, value: string): string | null {
     case 'standard_conforming_strings':
       return value === 'on' ? null : `the server now lexes with standard_conforming_strings=${value}`;
     case 'client_encoding':
-      return DECODINGS.has(value) ? null : `the server now expects client encoding ${value}`;
+      return LEXABLE_CLIENT_ENCODINGS.has(value) ? null : `the server now expects client encoding ${value}`;
     default:
       return null;
   }
