@@ -4,7 +4,8 @@ import { qualifiedName } from './sql/facts';
 import type { Logger } from './log';
 import { durationMs, type MaskingPolicy, type Obligations, type PolicyDocument } from './policy/document';
 import { MaskIndex } from './masking/mask-index';
-import { buildResultMasking, type ResultMasking } from './masking/result-masking';
+import { buildResultMasking, scansContent, type ResultMasking } from './masking/result-masking';
+import { undecodableCopyOption } from './masking/copy-format';
 import { describeFinding, lineageFindings } from './masking/lineage';
 import { evaluateAnalysis, type Actor, type PolicyDecision } from './policy/evaluate';
 import { allowsWrites } from './policy/presets';
@@ -179,6 +180,19 @@ export class PolicyGate implements Gate {
       const w = s.details.writes;
       return w !== undefined && w.columns.some((c) => index.isMasked([w.relation], c, [w.relation]));
     });
+    // COPY data is masked only in a format the masker decodes exactly (copy-format.ts).
+    const copyProblem = scansContent(policy.masking, connection)
+      ? analysis.statements.map((s) => s.details.copy && undecodableCopyOption(s.details.copy)).find(Boolean)
+      : undefined;
+    if (copyProblem && decision.effect !== 'deny') {
+      return {
+        effect: 'deny',
+        rule: 'masking',
+        reason: copyProblem,
+        hint: 'Use COPY … TO STDOUT without options (the default text format: tab delimiter, backslash escapes, UTF-8), or SELECT.',
+        statements: decision.statements,
+      };
+    }
     if (findings.length === 0) return writesMasked ? { ...decision, redactLiterals: true } : decision;
     // Denied anyway, but its literals may be the values the masking hides.
     if (decision.effect === 'deny') return { ...decision, redactLiterals: true };
