@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { ApprovalBroker } from './approvals/broker';
 import { qualifiedName } from './sql/facts';
 import type { Logger } from './log';
@@ -106,6 +106,8 @@ export class PolicyGate implements Gate {
     private readonly cache: AnalysisCache,
     private readonly approvals: ApprovalBroker | null,
     private readonly log: Logger,
+    /** Hash masks' key when the policy names none: the installation's (hash-key.ts), else this process's. */
+    private readonly hashKey: Buffer = randomBytes(32),
   ) {}
 
   /** Statement texts a reviewer approved for the rest of a session. */
@@ -229,7 +231,7 @@ export class PolicyGate implements Gate {
     const index = this.maskIndex(connection, policy);
     const cached = this.resultMaskings.get(connection);
     if (cached?.index === index) return cached.masking;
-    const masking = buildResultMasking(policy.masking, index, connection);
+    const masking = buildResultMasking(policy.masking, index, connection, this.hashKey);
     this.resultMaskings.set(connection, { index, masking });
     return masking;
   }

@@ -24,13 +24,17 @@ export function scansContent(policy: MaskingPolicy, connection: string): boolean
   return !!content && (!content.connections || anyGlob(content.connections, connection));
 }
 
-/** The result masking a policy asks for on a connection (content detectors only where it says so). */
+/**
+ * The result masking a policy asks for on a connection (content detectors only where it says so).
+ * `installationKey` hashes unless the policy names its own key.
+ */
 export function buildResultMasking(
   policy: MaskingPolicy,
   index: MaskIndex,
   connection: string,
+  installationKey: Buffer,
 ): ResultMasking {
-  const hashKey = Buffer.from(policy.hashKey ?? '', 'utf8');
+  const hashKey = policy.hashKey !== undefined ? Buffer.from(policy.hashKey, 'utf8') : installationKey;
   const content = policy.content;
   if (!content || !scansContent(policy, connection)) return { index, scanner: null, hashKey };
   const names = content.detectors === 'all' ? [...BUILTIN_DETECTORS] : content.detectors;
