@@ -186,16 +186,18 @@ export class PolicyGate implements Gate {
     const copyProblem = scansContent(policy.masking, connection)
       ? analysis.statements.map((s) => s.details.copy && undecodableCopyOption(s.details.copy)).find(Boolean)
       : undefined;
-    if (copyProblem && decision.effect !== 'deny') {
-      return {
-        effect: 'deny',
-        rule: 'masking',
-        reason: copyProblem,
-        hint: 'Use COPY … TO STDOUT without options (the default text format: tab delimiter, backslash escapes, UTF-8), or SELECT.',
-        statements: decision.statements,
-      };
-    }
-    if (findings.length === 0) return writesMasked ? { ...decision, redactLiterals: true } : decision;
+    const copyDenial: PolicyDecision | null =
+      copyProblem && decision.effect !== 'deny'
+        ? {
+            effect: 'deny',
+            rule: 'masking',
+            reason: copyProblem,
+            hint: 'Use COPY … TO STDOUT without options (the default text format: tab delimiter, backslash escapes, UTF-8), or SELECT.',
+            statements: decision.statements,
+          }
+        : null;
+    if (findings.length === 0)
+      return copyDenial ?? (writesMasked ? { ...decision, redactLiterals: true } : decision);
     // Denied anyway, but its literals may be the values the masking hides.
     if (decision.effect === 'deny') return { ...decision, redactLiterals: true };
     const denied = findings.find((f) => f.action === 'deny');
@@ -209,6 +211,7 @@ export class PolicyGate implements Gate {
         statements: decision.statements,
       };
     }
+    if (copyDenial) return { ...copyDenial, redactLiterals: true };
     if (decision.effect === 'review') return { ...decision, redactLiterals: true };
     return {
       effect: 'review',

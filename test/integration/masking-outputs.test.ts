@@ -281,6 +281,18 @@ describe('masking outputs (pii-masking policy): every message to the client is m
     });
   }
 
+  it('a COPY option the masker does not decode is denied by the masking rule, saying which and what to use', async () => {
+    const out = await psql(sharedCluster(), proxiedPsqlEnv(p), [
+      '-c',
+      "COPY support_tickets TO STDOUT WITH CSV QUOTE AS '@'",
+    ]);
+    assert.notEqual(out.code, 0);
+    assert.equal(out.stdout, '');
+    assert.match(out.stderr, /ERROR: {2}airlock: denied: csv COPY cannot be masked/);
+    assert.match(out.stderr, /Rule: masking/);
+    assert.match(out.stderr, /HINT: {2}Use COPY … TO STDOUT without options \(the default text format/);
+  });
+
   it('COPY in the text format returns every row, its content masked and the rest as direct', async () => {
     const directCopy = await psql(sharedCluster(), directPsqlEnv(sharedCluster(), DB), [
       '-c',

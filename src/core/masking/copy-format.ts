@@ -25,8 +25,11 @@ export function undecodableCopyOption(copy: CopyDetails): string | null {
   for (const o of copy.options) {
     const decoded = DECODED[o.name];
     if (!decoded || !decoded(o.value)) {
-      const shown = o.value === null ? o.name : `${o.name} ${JSON.stringify(o.value)}`;
-      return `COPY TO with option ${shown}: under a masking policy COPY data is masked only in the default text format`;
+      const what =
+        o.name === 'format' && o.value !== null
+          ? `${o.value.toLowerCase()} COPY`
+          : `COPY TO with ${o.name.toUpperCase()}${o.value === null ? '' : ` ${JSON.stringify(o.value)}`}`;
+      return `${what} cannot be masked: under a masking policy COPY data is masked only in the default text format`;
     }
   }
   return null;
