@@ -43,7 +43,8 @@ interface Field {
 /**
  * Masks what leaves the server: DataRow fields of masked columns (by the table OID and attribute number
  * RowDescription names), content findings in every text value, COPY TO STDOUT data (field by field),
- * error and notice fields, notification payloads and reported settings (ParameterStatus). One message at a time: memory does not grow with the result.
+ * error and notice fields, notification payloads and reported settings (ParameterStatus). One message
+ * at a time: memory does not grow with the result.
  * A masked column that cannot be masked (binary format of a non-text type) fails the statement.
  */
 export class ResultMasker {
