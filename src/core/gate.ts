@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { ApprovalBroker } from './approvals/broker';
 import { qualifiedName } from './sql/facts';
 import type { Logger } from './log';
 import { durationMs, type MaskingPolicy, type Obligations, type PolicyDocument } from './policy/document';
 import { MaskIndex } from './masking/mask-index';
-import { buildResultMasking, type ResultMasking } from './masking/result-masking';
+import { buildResultMasking, scansContent, type ResultMasking } from './masking/result-masking';
+import { undecodableCopyOption } from './masking/copy-format';
 import { describeFinding, lineageFindings } from './masking/lineage';
 import { evaluateAnalysis, type Actor, type PolicyDecision } from './policy/evaluate';
 import { allowsWrites } from './policy/presets';
@@ -115,6 +116,8 @@ export class PolicyGate implements Gate {
     private readonly cache: AnalysisCache,
     private readonly approvals: ApprovalBroker | null,
     private readonly log: Logger,
+    /** Hash masks' key when the policy names none: the installation's (hash-key.ts), else this process's. */
+    private readonly hashKey: Buffer = randomBytes(32),
   ) {}
 
   /** Statement texts a reviewer approved for the rest of a session. */
@@ -190,7 +193,22 @@ export class PolicyGate implements Gate {
       const w = s.details.writes;
       return w !== undefined && w.columns.some((c) => index.isMasked([w.relation], c, [w.relation]));
     });
-    if (findings.length === 0) return writesMasked ? { ...decision, redactLiterals: true } : decision;
+    // COPY data is masked only in a format the masker decodes exactly (copy-format.ts).
+    const copyProblem = scansContent(policy.masking, connection)
+      ? analysis.statements.map((s) => s.details.copy && undecodableCopyOption(s.details.copy)).find(Boolean)
+      : undefined;
+    const copyDenial: PolicyDecision | null =
+      copyProblem && decision.effect !== 'deny'
+        ? {
+            effect: 'deny',
+            rule: 'masking',
+            reason: copyProblem,
+            hint: 'Use COPY … TO STDOUT without options (the default text format: tab delimiter, backslash escapes, UTF-8), or SELECT.',
+            statements: decision.statements,
+          }
+        : null;
+    if (findings.length === 0)
+      return copyDenial ?? (writesMasked ? { ...decision, redactLiterals: true } : decision);
     // Denied anyway, but its literals may be the values the masking hides.
     if (decision.effect === 'deny') return { ...decision, redactLiterals: true };
     const denied = findings.find((f) => f.action === 'deny');
@@ -204,6 +222,7 @@ export class PolicyGate implements Gate {
         statements: decision.statements,
       };
     }
+    if (copyDenial) return { ...copyDenial, redactLiterals: true };
     if (decision.effect === 'review') return { ...decision, redactLiterals: true };
     return {
       effect: 'review',
@@ -226,7 +245,7 @@ export class PolicyGate implements Gate {
     const index = this.maskIndex(connection, policy);
     const cached = this.resultMaskings.get(connection);
     if (cached?.index === index) return cached.masking;
-    const masking = buildResultMasking(policy.masking, index, connection);
+    const masking = buildResultMasking(policy.masking, index, connection, this.hashKey);
     this.resultMaskings.set(connection, { index, masking });
     return masking;
   }

@@ -12,6 +12,8 @@ import { PolicySource } from '../core/policy/source';
 import { AnalysisCache } from '../core/sql/analysis-cache';
 import { loadSqlParser } from '../core/sql/parser';
 import { Recorder } from '../core/recording/recorder';
+import { installationKey } from '../core/recording/checkpoint';
+import { installationHashKey } from '../core/masking/hash-key';
 import { makeVerifier } from './postgres/auth/scram';
 import { PostgresListener } from './postgres/listener';
 
@@ -69,7 +71,12 @@ export async function policyGateFor(
   const source = await PolicySource.open(policySpec(config), log);
   if (config.policy === 'allow-all')
     log.warn('policy allow-all: every statement is allowed. Use it for development only.');
-  return { gate: new PolicyGate(source, new AnalysisCache(), approvals, log), source };
+  // Hash masks use the installation's own key unless the policy names one: derived from the key that
+  // signs the recordings, so every run on this machine hashes alike and nothing new is stored.
+  const hashKey = config.recordings
+    ? installationHashKey(installationKey(config.recordings).privateKey)
+    : undefined;
+  return { gate: new PolicyGate(source, new AnalysisCache(), approvals, log, hashKey), source };
 }
 
 /** Opens the config's recordings folder for writing and says what start-up recovery found. */

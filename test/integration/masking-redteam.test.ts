@@ -469,6 +469,65 @@ const DENIED: Case[] = [
     name: 'TABLESAMPLE REPEATABLE ((subquery computing on a masked column))',
     sql: 'select * from customers tablesample bernoulli (100) repeatable ((select length(full_name) from customers limit 1)) limit 1',
   },
+  // Issue 11 §5: a masked column's value in an error, a notice or a reported setting, by other wordings.
+  {
+    name: 'error channel: full_name::int (invalid input syntax quotes the value)',
+    sql: 'select full_name::int from customers where id = 1',
+  },
+  { name: 'error channel: cast(ssn as integer)', sql: 'select cast(ssn as integer) from customers' },
+  { name: 'error channel: ssn::date', sql: 'select ssn::date from customers' },
+  { name: 'error channel: the view, full_name::int', sql: 'select full_name::int from customer_contacts' },
+  {
+    name: "error channel: to_date(full_name, 'YYYY-MM-DD')",
+    sql: "select to_date(full_name, 'YYYY-MM-DD') from customers",
+  },
+  {
+    name: 'error channel: xmlparse(document full_name)',
+    sql: 'select xmlparse(document full_name) from customers',
+  },
+  {
+    name: "error channel: (to_jsonb(c) ->> 'ssn')::int",
+    sql: "select (to_jsonb(c) ->> 'ssn')::int from customers c",
+  },
+  {
+    name: 'error channel: row(full_name)::text::int',
+    sql: 'select row(full_name)::text::int from customers',
+  },
+  {
+    name: 'error channel in WHERE: ssn::int > 0 next to a plain predicate',
+    sql: 'select id from customers where id = 1 and ssn::int > 0',
+  },
+  {
+    name: 'constraint violation in a transaction: insert … select from customers (duplicate key quotes the row)',
+    setup: ['begin'],
+    sql: 'insert into customers (id, full_name, email, city) select id, full_name, email, city from customers',
+  },
+  {
+    name: 'constraint violation in a transaction: update customers set email = full_name (unique)',
+    setup: ['begin'],
+    sql: 'update customers set email = full_name where id in (1, 62)',
+  },
+  {
+    name: 'check violation in a transaction: insert into support_tickets … select ssn',
+    setup: ['begin'],
+    sql: 'insert into support_tickets (customer_id, body) select id, ssn from customers',
+  },
+  {
+    name: "reported setting: set_config('application_name', full_name)",
+    sql: "select set_config('application_name', full_name, false) from customers where id = 1",
+  },
+  {
+    name: "reported setting: set_config('TimeZone', ssn)",
+    sql: "select set_config('TimeZone', ssn, false) from customers where id = 1",
+  },
+  {
+    name: 'DO with RAISE EXCEPTION of a masked value (opaque code)',
+    sql: "do $$ begin raise exception '%', (select ssn from customers where id = 1); end $$",
+  },
+  {
+    name: 'DO with RAISE NOTICE USING MESSAGE/DETAIL of a row (opaque code)',
+    sql: 'do $$ declare r record; begin select * into r from customers limit 1; raise notice using message = r.email, detail = r.ssn; end $$',
+  },
 ];
 
 /** Allowed, and nothing sensitive reaches the client. */

@@ -860,6 +860,8 @@ describe('masking (pii-masking policy on the demo shop): nothing sensitive leave
     it('COPY support_tickets TO STDOUT (FORMAT binary) fails without data, and a session still works afterwards', async () => {
       const cluster = sharedCluster();
       const out = await psql(cluster, proxiedPsqlEnv(p), [
+        '-v',
+        'ON_ERROR_STOP=1',
         '-c',
         'COPY support_tickets TO STDOUT (FORMAT binary)',
         '-c',

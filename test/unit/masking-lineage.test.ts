@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +16,7 @@ rules:
   - { name: reads, effect: allow, when: { kinds: [read] } }
   - { name: writes, effect: allow, when: { kinds: [write, ddl] } }
 masking:
-  hashKey: test-key-0123456789
+  hashKey: ${randomBytes(24).toString('base64')}
   tags:
     pii: [public.customers.full_name, public.customers.email]
   columns:

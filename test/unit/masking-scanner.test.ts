@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { ContentScanner } from '../../src/core/masking/content-scanner';
 import {
   BUILTIN_DETECTORS,
@@ -13,8 +13,8 @@ import {
 import { MASK_STYLES, maskFragment, maskValue, type MaskStyle } from '../../src/core/masking/masks';
 
 // Fake data only; token-shaped values are assembled at run time (no literal for secret scanners to flag).
-const KEY = Buffer.from('test-hash-key-0123456789');
-const OTHER_KEY = Buffer.from('another-hash-key-9876543210');
+const KEY = randomBytes(32);
+const OTHER_KEY = randomBytes(32);
 const AWS_KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
 const AWS_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');

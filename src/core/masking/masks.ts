@@ -25,7 +25,8 @@ import { wholeValueKind } from './detectors';
  * - hash: `h:` + the first 16 hex digits of HMAC-SHA-256(hashKey, UTF-8 value): the same value under the
  *   same key always masks the same (joins and group-bys on masked output line up, across columns and
  *   content findings alike); a different key gives a different output. The value is hashed exactly as it
- *   appears (no normalisation of separators or case). An empty key is an error.
+ *   appears (no normalisation of separators or case). An empty key is an error. The key is the
+ *   policy's, or the installation's own (hash-key.ts).
  * - null: SQL NULL for a whole value (maskValue returns null); inside a text (maskFragment) the redact
  *   token.
  */
@@ -72,7 +73,7 @@ export function redactToken(kind: string): string {
 /** `h:` + 16 hex digits of HMAC-SHA-256 under `hashKey`. */
 export function hashMask(value: string, hashKey: Buffer): string {
   if (!hashKey || hashKey.length === 0) {
-    throw new Error('hash masking needs a non-empty key (set masking.hashKey in the policy)');
+    throw new Error('hash masking needs a non-empty key');
   }
   return 'h:' + createHmac('sha256', hashKey).update(value, 'utf8').digest('hex').slice(0, 16);
 }

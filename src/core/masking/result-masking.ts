@@ -18,17 +18,25 @@ export interface ResultMasking {
   hashKey: Buffer;
 }
 
-/** The result masking a policy asks for on a connection (content detectors only where it says so). */
+/** Whether the policy's content detectors scan what a connection returns. */
+export function scansContent(policy: MaskingPolicy, connection: string): boolean {
+  const content = policy.content;
+  return !!content && (!content.connections || anyGlob(content.connections, connection));
+}
+
+/**
+ * The result masking a policy asks for on a connection (content detectors only where it says so).
+ * `installationKey` hashes unless the policy names its own key.
+ */
 export function buildResultMasking(
   policy: MaskingPolicy,
   index: MaskIndex,
   connection: string,
+  installationKey: Buffer,
 ): ResultMasking {
-  const hashKey = Buffer.from(policy.hashKey ?? '', 'utf8');
+  const hashKey = policy.hashKey !== undefined ? Buffer.from(policy.hashKey, 'utf8') : installationKey;
   const content = policy.content;
-  if (!content || (content.connections && !anyGlob(content.connections, connection))) {
-    return { index, scanner: null, hashKey };
-  }
+  if (!content || !scansContent(policy, connection)) return { index, scanner: null, hashKey };
   const names = content.detectors === 'all' ? [...BUILTIN_DETECTORS] : content.detectors;
   const detectors: Detector[] = names.map((n) => builtinDetector(n as (typeof BUILTIN_DETECTORS)[number]));
   const styles = new Map<string, MaskStyle>();

@@ -2,6 +2,7 @@ import { parseAndValidate } from '../validate';
 import { STATEMENT_KINDS } from '../sql/facts';
 import { DANGER_CATEGORIES } from '../sql/function-catalog';
 import { BUILTIN_DETECTORS, dictionaryDetector, regexDetector } from '../masking/detectors';
+import { HASH_KEY_HINT, hashKeyProblem } from '../masking/hash-key';
 
 /**
  * The policy document: ordered rules that match statements and say allow, deny or review. Deny
@@ -33,7 +34,10 @@ export type LineageAction = 'deny' | 'review';
  * write gets the lineage action, since the wire cannot mask what the server computed from it.
  */
 export interface MaskingPolicy {
-  /** Key for `hash` masks (any string; joins on hashed values line up under the same key). */
+  /**
+   * Key for `hash` masks (joins on hashed values line up under the same key); without one, the
+   * installation's own key (masking/hash-key.ts). A published or short key is refused.
+   */
   hashKey?: string;
   /** Named column sets: tag → `schema.table.column` globs. */
   tags?: Record<string, string[]>;
@@ -140,8 +144,8 @@ export const policySchema = {
       properties: {
         hashKey: {
           type: 'string',
-          minLength: 16,
-          description: 'Key for hash masks (at least 16 characters).',
+          description:
+            "Key for hash masks: at least 16 bytes of random data, never a published one. Omit it to use this installation's own key.",
         },
         tags: {
           type: 'object',
@@ -292,14 +296,10 @@ export function parsePolicy(text: string, file: string): PolicyDocument {
       if (!masking?.tags?.[t])
         doc.fail(['masking', 'columns', i, 'tags'], `unknown tag "${t}" (define it under masking.tags)`);
     }
-    if (c.mask === 'hash' && !masking?.hashKey)
-      doc.fail(['masking', 'columns', i, 'mask'], 'hash masks need masking.hashKey');
   }
-  if (masking?.content?.mask === 'hash' && !masking.hashKey)
-    doc.fail(['masking', 'content', 'mask'], 'hash masks need masking.hashKey');
+  const keyProblem = masking?.hashKey !== undefined ? hashKeyProblem(masking.hashKey) : null;
+  if (keyProblem) doc.fail(['masking', 'hashKey'], `${keyProblem}; ${HASH_KEY_HINT}`);
   for (const [i, d] of (masking?.content?.custom ?? []).entries()) {
-    if (d.mask === 'hash' && !masking?.hashKey)
-      doc.fail(['masking', 'content', 'custom', i, 'mask'], 'hash masks need masking.hashKey');
     if (!d.pattern === !d.words)
       doc.fail(['masking', 'content', 'custom', i], 'give a pattern or words, not both');
     // Compiled now, so that a bad pattern stops the policy from loading rather than a result mid-stream.

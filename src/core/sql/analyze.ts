@@ -691,6 +691,17 @@ const TRANSACTION_COMMANDS: Record<string, string> = {
   TRANS_STMT_ROLLBACK_PREPARED: 'ROLLBACK PREPARED',
 };
 
+/** COPY's options as written (legacy `CSV QUOTE AS '@'` gives the same DefElems); value null: a list or `*`. */
+function copyOptions(list: unknown, w: StatementWalker): Array<{ name: string; value: string | null }> {
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((o) => {
+    if (!isObj(o) || !isObj(o.DefElem)) return [];
+    const d = o.DefElem;
+    const value = d.arg === undefined ? 'true' : (constText(d.arg, w) ?? null);
+    return [{ name: String(d.defname).toLowerCase(), value }];
+  });
+}
+
 /** Classifies the top-level statement and walks it. */
 function classify(type: string, body: Obj, w: StatementWalker): Classified {
   switch (type) {
@@ -737,7 +748,7 @@ function classify(type: string, body: Obj, w: StatementWalker): Classified {
       return {
         command: `COPY ${direction.toUpperCase()} ${target.toUpperCase()}`,
         kind,
-        details: { copy: { direction, target } },
+        details: { copy: { direction, target, options: copyOptions(body.options, w) } },
       };
     }
     case 'ExplainStmt': {

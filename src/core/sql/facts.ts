@@ -87,7 +87,12 @@ export interface StatementFacts {
   details: {
     setting?: string;
     prepared?: string;
-    copy?: { direction: 'to' | 'from'; target: 'stdin' | 'stdout' | 'file' | 'program' };
+    copy?: {
+      direction: 'to' | 'from';
+      target: 'stdin' | 'stdout' | 'file' | 'program';
+      /** The options as written (lower-cased names; a bare option is `true`; null: a list or `*`). */
+      options: Array<{ name: string; value: string | null }>;
+    };
     explainAnalyze?: boolean;
     /** The table an INSERT/UPDATE/MERGE writes and the columns it sets (`*`: all of them). */
     writes?: { relation: string; columns: string[] };

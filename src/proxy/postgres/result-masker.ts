@@ -3,7 +3,8 @@ import { maskValue, maskFragment } from '../../core/masking/masks';
 import type { ResultMasking } from '../../core/masking/result-masking';
 import type { MaskStyleName } from '../../core/policy/document';
 import { PgError, SqlState } from './protocol/errors';
-import { Msg, decodeErrorFields, errorResponse } from './protocol/messages';
+import { Msg, decodeErrorFields, errorResponse, parameterStatus } from './protocol/messages';
+import { mapCopyFields } from './copy-text';
 
 /** Types whose binary wire format is their text (so a binary value can be masked as text). */
 const TEXTUAL_TYPES = new Set([25, 1043, 1042, 19, 18, 114, 142, 705]);
@@ -13,6 +14,22 @@ const TEXTUAL_TYPES = new Set([25, 1043, 1042, 19, 18, 114, 142, 705]);
  */
 const TEXTLESS_BINARY_TYPES = new Set([
   16, 20, 21, 23, 26, 700, 701, 1700, 1082, 1083, 1114, 1184, 1186, 1266, 2950,
+]);
+
+/**
+ * Reported settings whose values the server itself formats (encodings, on/off, its version, date and
+ * interval styles) and clients rely on to decode what follows: never rewritten. PG 15's other reported
+ * settings — application_name, TimeZone, session_authorization, is_superuser, in_hot_standby,
+ * default_transaction_read_only — and any a later server reports are scanned.
+ */
+const SERVER_FORMATTED_SETTINGS = new Set([
+  'server_encoding',
+  'client_encoding',
+  'standard_conforming_strings',
+  'integer_datetimes',
+  'datestyle',
+  'intervalstyle',
+  'server_version',
 ]);
 
 interface Field {
@@ -25,8 +42,9 @@ interface Field {
 
 /**
  * Masks what leaves the server: DataRow fields of masked columns (by the table OID and attribute number
- * RowDescription names), content findings in every text value, COPY TO STDOUT data, error and notice
- * fields, and notification payloads. One message at a time: memory does not grow with the result.
+ * RowDescription names), content findings in every text value, COPY TO STDOUT data (field by field),
+ * error and notice fields, notification payloads and reported settings (ParameterStatus). One message
+ * at a time: memory does not grow with the result.
  * A masked column that cannot be masked (binary format of a non-text type) fails the statement.
  */
 export class ResultMasker {
@@ -100,11 +118,15 @@ export class ResultMasker {
       case Msg.copyData:
         return this.copyData(message, m);
       case Msg.errorResponse:
-      case Msg.noticeResponse:
+        // An error ends the result; a notice (RAISE NOTICE in a function the rows call) does not.
         this.refusal = null;
+        return this.errorFields(type, message, m);
+      case Msg.noticeResponse:
         return this.errorFields(type, message, m);
       case Msg.notificationResponse:
         return this.notification(message, m);
+      case Msg.parameterStatus:
+        return this.parameterStatus(message, m);
       default:
         return message;
     }
@@ -185,10 +207,27 @@ export class ResultMasker {
         },
       );
     }
+    // Only the text format reaches here under a scanning policy (the gate refuses other COPY options).
+    const scanner = m.scanner;
     const text = message.toString('utf8', 5);
-    if (!m.scanner.mightContain(text)) return message;
-    const scanned = m.scanner.scan(text).text;
-    return scanned === text ? message : new Writer().add(Buffer.from(scanned, 'utf8')).flush(Msg.copyData);
+    const masked = mapCopyFields(text, (v) => (scanner.mightContain(v) ? scanner.scan(v).text : v));
+    return masked === text ? message : new Writer().add(Buffer.from(masked, 'utf8')).flush(Msg.copyData);
+  }
+
+  /**
+   * A setting the server reports (GUC_REPORT) echoes what was set: set_config('application_name', body)
+   * would carry a ticket's text. Every reported value but those the server formats itself, and clients
+   * parse to decode data, goes through the detectors.
+   */
+  private parameterStatus(message: Buffer, m: ResultMasking): Buffer {
+    if (!m.scanner) return message;
+    const nameEnd = message.indexOf(0, 5);
+    const name = message.toString('utf8', 5, nameEnd);
+    if (SERVER_FORMATTED_SETTINGS.has(name.toLowerCase())) return message;
+    const value = message.toString('utf8', nameEnd + 1, message.length - 1);
+    if (!m.scanner.mightContain(value)) return message;
+    const scanned = m.scanner.scan(value).text;
+    return scanned === value ? message : parameterStatus(name, scanned);
   }
 
   private errorFields(type: number, message: Buffer, m: ResultMasking): Buffer {
