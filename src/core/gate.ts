@@ -6,7 +6,8 @@ import { durationMs, type MaskingPolicy, type Obligations, type PolicyDocument }
 import { MaskIndex } from './masking/mask-index';
 import { buildResultMasking, type ResultMasking } from './masking/result-masking';
 import { describeFinding, lineageFindings } from './masking/lineage';
-import { evaluateAnalysis, type Actor, type PolicyDecision } from './policy/evaluate';
+import { evaluateAnalysis, type PolicyDecision } from './policy/evaluate';
+import type { Actor } from './identity/actor';
 import { allowsWrites } from './policy/presets';
 import type { PolicySource } from './policy/source';
 import type { AnalysisCache } from './sql/analysis-cache';
@@ -235,7 +236,7 @@ export class PolicyGate implements Gate {
     let key = this.contextKeys.get(context);
     if (key === undefined) {
       const a = context.actor;
-      key = JSON.stringify([context.connection, a.user, a.groups, a.agent ?? null]);
+      key = JSON.stringify([context.connection, a.user, a.groups, a.agent ?? null, a.channel ?? null]);
       this.contextKeys.set(context, key);
     }
     return key;

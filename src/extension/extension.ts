@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/log';
+import { printable } from '../core/text/printable';
 import { AirlockController } from './airlock-controller';
 import { ApprovalPanel } from './approval-panel';
 import { registerCommands } from './commands';
@@ -20,11 +21,12 @@ let controller: AirlockController | undefined;
  */
 export function activate(context: vscode.ExtensionContext): void {
   const channel = vscode.window.createOutputChannel('Airlock', { log: true });
+  // One event per line, controls made visible (as streamLogger): clients' text reaches these lines.
   const log: Logger = {
-    debug: (m) => channel.debug(m),
-    info: (m) => channel.info(m),
-    warn: (m) => channel.warn(m),
-    error: (m) => channel.error(m),
+    debug: (m) => channel.debug(printable(m)),
+    info: (m) => channel.info(printable(m)),
+    warn: (m) => channel.warn(printable(m)),
+    error: (m) => channel.error(printable(m)),
   };
   const airlock = new AirlockController(context, log);
   controller = airlock;
@@ -83,7 +85,7 @@ function registerAgents(context: vscode.ExtensionContext, airlock: AirlockContro
     explain: async (connection, sql, agent) => (await policy()).explain(connection, sql, agent),
     maskedColumns: async (connection) => (await policy()).maskedColumns(connection),
   };
-  registerLanguageModelTools(context, localBackend(services));
+  registerLanguageModelTools(context, localBackend(services, 'lm-tool'));
   let channel: ControlChannel | null = null;
   let starting: Promise<void> | null = null;
   const ensureChannel = () =>
