@@ -14,9 +14,9 @@ airlock policy sign --key PRIVATE.jwk.json --in POLICY.yaml --out BUNDLE.jws [--
 airlock policy keygen --kid ID --key PRIVATE.jwk.json --jwks PUBLIC.jwks.json
 
 explain: prints, per statement, what Airlock sees (kind, relations, functions, flags) and which rule
-decides and why. An --agent name is taken as claimed (as a terminal client's application_name),
-unless --channel says it came through one of Airlock's agent adapters. P is a preset (read-only, allow-all), a .yaml/.json policy file, or a .jws bundle
-(with --jwks).
+decides and why. P is a preset (read-only, allow-all), a .yaml/.json policy file, or a .jws bundle
+(with --jwks). An --agent name is taken as claimed (as a terminal client's application_name) unless
+--channel names the agent adapter it came through.
 sign:    makes a signed policy bundle (JWS, default lifetime 1 day) from a policy file.
 keygen:  makes an Ed25519 signing key and the JWKS that pins it (for policyKeys).`;
 
