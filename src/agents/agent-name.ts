@@ -1,6 +1,8 @@
 /**
  * Attribution: a tool's connection to Airlock's listener carries the agent in `application_name`, which
- * the proxy takes as the actor's agent (gate decisions, review requests, recordings). PostgreSQL keeps
+ * the proxy takes as the actor's agent (gate decisions, review requests, recordings). The name is only
+ * a claim; what verifies the adapter is the channel secret its sessions authenticate with (see
+ * core/identity/actor.ts and backend.ts's localBackend). PostgreSQL keeps
  * at most 63 bytes of printable ASCII of it, so the name is cut and cleaned the same way here: what
  * Airlock records is what the server shows in pg_stat_activity.
  */

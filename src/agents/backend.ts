@@ -1,4 +1,5 @@
-import type { LocalEndpoint } from '../proxy/airlock-proxy';
+import { agentEndpoint, type LocalEndpoint } from '../proxy/airlock-proxy';
+import type { AgentChannel } from '../core/identity/actor';
 import type { MaskStyleName } from '../core/policy/document';
 
 /**
@@ -10,9 +11,9 @@ import type { MaskStyleName } from '../core/policy/document';
 export interface AgentBackend {
   /** The configured connections, listening or not. */
   connections(): Promise<ConnectionSummary[]>;
-  /** The local listener of a connection, started if needed. */
+  /** The local listener of a connection (started if needed), with the secret of this backend's channel. */
   endpoint(connection: string): Promise<LocalEndpoint>;
-  /** The policy's decision on `sql` for `agent`, without executing it (see gate-services.ts). */
+  /** The policy's decision on `sql` for `agent` on this backend's channel, without executing it. */
   explain(connection: string, sql: string, agent: string): Promise<PolicyExplanation>;
   /** The columns the policy masks on a connection (as far as its catalog is known). */
   maskedColumns(connection: string): Promise<MaskingSummary>;
@@ -59,22 +60,35 @@ export interface MaskingSummary {
 export interface AirlockServices {
   /** Names of the configured connections (default: the listening ones). */
   connections?(): string[] | Promise<string[]>;
-  /** The listeners up now. */
+  /** The listeners up now (with the agent adapters' secrets: these services are in-process only). */
   endpoints(): LocalEndpoint[] | Promise<LocalEndpoint[]>;
   /** Starts a configured connection's listener (when listeners start on demand). */
   connect?(connection: string): Promise<unknown>;
-  explain(connection: string, sql: string, agent: string): PolicyExplanation | Promise<PolicyExplanation>;
+  explain(connection: string, sql: string, agent: AgentClaim): PolicyExplanation | Promise<PolicyExplanation>;
   maskedColumns(connection: string): MaskingSummary | Promise<MaskingSummary>;
 }
 
-/** An AgentBackend in the same process as the proxy (the extension's LM tools, the embedded `airlock mcp`). */
-export function localBackend(services: AirlockServices): AgentBackend {
+/** An agent as an adapter names it, and the channel it speaks on. */
+export interface AgentClaim {
+  name: string;
+  channel: AgentChannel;
+}
+
+/**
+ * An AgentBackend in the same process as the proxy (the extension's LM tools, the embedded `airlock
+ * mcp`, the control channel serving `airlock mcp` processes), for one agent channel: its sessions
+ * connect with that channel's secret, so the proxy knows the channel from the handshake.
+ */
+export function localBackend(services: AirlockServices, channel: AgentChannel): AgentBackend {
   const names = async () => {
     const listening = (await services.endpoints()).map((e) => e.name);
     const configured = services.connections ? await services.connections() : [];
     return [...new Set([...configured, ...listening])];
   };
-  const find = async (name: string) => (await services.endpoints()).find((e) => e.name === name);
+  const find = async (name: string) => {
+    const e = (await services.endpoints()).find((x) => x.name === name);
+    return e && agentEndpoint(e, channel);
+  };
   const known = async (name: string) => {
     const all = await names();
     if (!all.includes(name))
@@ -102,7 +116,7 @@ export function localBackend(services: AirlockServices): AgentBackend {
     },
     async explain(connection, sql, agent) {
       await known(connection);
-      return services.explain(connection, sql, agent);
+      return services.explain(connection, sql, { name: agent, channel });
     },
     async maskedColumns(connection) {
       await known(connection);

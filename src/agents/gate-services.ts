@@ -1,7 +1,8 @@
 import type { PolicyGate } from '../core/gate';
 import { describeFinding, lineageFindings } from '../core/masking/lineage';
 import type { MaskingPolicy, PolicyDocument } from '../core/policy/document';
-import { anyGlob, type Actor } from '../core/policy/evaluate';
+import { anyGlob } from '../core/policy/evaluate';
+import type { Actor } from '../core/identity/actor';
 import { explainSql } from '../core/policy/explain';
 import { evaluateAnalysis } from '../core/policy/evaluate';
 import { analyzeSql } from '../core/sql/analyze';
@@ -31,7 +32,7 @@ export function gateServices(
         };
       }
       const policy = state.active.policy;
-      const actor: Actor = { ...human(), agent };
+      const actor: Actor = { ...human(), agent: agent.name, channel: agent.channel };
       const context = { connection, actor };
       const explained = explainSql(policy, sql, context, state.active.id);
       const lineage = maskingLineage(gate, policy, connection, sql);

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { ControlChannelClient, type PendingReviewInfo } from '../proxy/control-channel';
 import { UsageError } from './usage-error';
+import { writeText } from './human-output';
+import { actorLabel } from '../core/identity/actor';
 
 export const approvalsUsage = `airlock approvals [approve|deny ID] --config FILE [--session] [--reason TEXT]
 
@@ -22,7 +24,7 @@ async function snapshot(client: ControlChannelClient): Promise<PendingReviewInfo
 }
 
 function describe(p: PendingReviewInfo): string {
-  const who = `${p.actor.user}${p.actor.agent ? ` via ${p.actor.agent}` : ''}`;
+  const who = actorLabel(p.actor);
   const left = Math.max(0, Math.round((p.deadline - Date.now()) / 1000));
   return `${p.id}  [${p.connection}] ${who}, rule ${p.rule}, ${left}s left\n    ${p.sql.replace(/\n/g, '\n    ')}`;
 }
@@ -46,14 +48,16 @@ export async function approvalsCommand(
   try {
     const pending = await snapshot(client);
     if (action === undefined || action === 'list') {
-      process.stdout.write(
+      writeText(
+        process.stdout,
         pending.length ? pending.map(describe).join('\n') + '\n' : 'no statement is waiting for review\n',
       );
       return 0;
     }
     const matches = pending.filter((p) => p.id.startsWith(args[0]));
     if (matches.length !== 1) {
-      process.stderr.write(
+      writeText(
+        process.stderr,
         `airlock: ${matches.length ? `"${args[0]}" matches ${matches.length} requests` : `no request "${args[0]}" is waiting`}\n`,
       );
       return 1;

@@ -8,6 +8,7 @@ import { verifyCommand, verifyUsage } from './verify-command';
 import { sessionsCommand, sessionsUsage } from './sessions-command';
 import { mcpCommand, mcpUsage } from './mcp-command';
 import { approvalsCommand, approvalsUsage } from './approvals-command';
+import { writeText } from './human-output';
 
 const usage = `Usage: airlock <command> [options]
 
@@ -33,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
       connection: { type: 'string' },
       user: { type: 'string' },
       agent: { type: 'string' },
+      channel: { type: 'string' },
       key: { type: 'string' },
       kid: { type: 'string' },
       jwks: { type: 'string' },
@@ -97,15 +99,15 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     if (err instanceof UsageError) {
-      process.stderr.write(`airlock: ${err.message}\n\n${err.usage}\n`);
+      writeText(process.stderr, `airlock: ${err.message}\n\n${err.usage}\n`);
       process.exit(2);
     }
     if (err instanceof DocumentError) {
-      process.stderr.write(`airlock: invalid config ${err.message}\n`);
+      writeText(process.stderr, `airlock: invalid config ${err.message}\n`);
       process.exit(2);
     }
     const e = err as Error & { code?: string };
-    process.stderr.write(`airlock: ${e.message}\n`);
+    writeText(process.stderr, `airlock: ${e.message}\n`);
     process.exit(e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1);
   },
 );

@@ -50,7 +50,7 @@ async function viaControlChannel(configFile: string, log: Logger): Promise<Engin
 async function embedded(configFile: string, log: Logger): Promise<Engine> {
   const airlock = await startHeadlessAirlock(loadConfig(configFile), configFile, log);
   log.info(`running Airlock embedded for ${configFile}: ${airlock.proxy.endpoints.length} listener(s)`);
-  const backend = localBackend(airlock.services);
+  const backend = localBackend(airlock.services, 'mcp');
   return {
     backend,
     close: async () => {

@@ -1,20 +1,22 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { JSONWebKeySet, JWK } from 'jose';
 import { parsePolicy, type PolicyDocument } from '../core/policy/document';
-import type { Actor } from '../core/policy/evaluate';
+import { AGENT_CHANNELS, type Actor, type AgentChannel } from '../core/identity/actor';
 import { explainSql } from '../core/policy/explain';
 import { PRESETS, isPreset } from '../core/policy/presets';
 import { generateSigningKey, signPolicyBundle, verifyPolicyBundle } from '../core/policy/bundle';
 import { loadSqlParser } from '../core/sql/parser';
 import { UsageError } from './usage-error';
+import { writeText } from './human-output';
 
-export const policyUsage = `airlock policy explain --policy P [--connection NAME] [--user U] [--agent A] "SQL"
+export const policyUsage = `airlock policy explain --policy P [--connection NAME] [--user U] [--agent A [--channel mcp|lm-tool]] "SQL"
 airlock policy sign --key PRIVATE.jwk.json --in POLICY.yaml --out BUNDLE.jws [--ttl SECONDS]
 airlock policy keygen --kid ID --key PRIVATE.jwk.json --jwks PUBLIC.jwks.json
 
 explain: prints, per statement, what Airlock sees (kind, relations, functions, flags) and which rule
 decides and why. P is a preset (read-only, allow-all), a .yaml/.json policy file, or a .jws bundle
-(with --jwks).
+(with --jwks). An --agent name is taken as claimed (as a terminal client's application_name) unless
+--channel names the agent adapter it came through.
 sign:    makes a signed policy bundle (JWS, default lifetime 1 day) from a policy file.
 keygen:  makes an Ed25519 signing key and the JWKS that pins it (for policyKeys).`;
 
@@ -23,6 +25,7 @@ export interface PolicyOptions {
   connection?: string;
   user?: string;
   agent?: string;
+  channel?: string;
   key?: string;
   kid?: string;
   jwks?: string;
@@ -81,13 +84,16 @@ async function explain(sql: string, o: PolicyOptions): Promise<number> {
     throw new UsageError('policy explain needs --policy and the SQL', policyUsage);
   const policy = await loadPolicy(o.policy, o.jwks);
   await loadSqlParser();
-  const actor: Actor = { user: o.user ?? 'you', groups: [], agent: o.agent };
+  const channel = o.channel as AgentChannel | undefined;
+  if (channel !== undefined && (!AGENT_CHANNELS.includes(channel) || !o.agent))
+    throw new UsageError(`--channel takes ${AGENT_CHANNELS.join(' or ')}, with --agent`, policyUsage);
+  const actor: Actor = { user: o.user ?? 'you', groups: [], agent: o.agent, ...(channel ? { channel } : {}) };
   const { text, effect } = explainSql(
     policy,
     sql,
     { connection: o.connection ?? 'default', actor },
     o.policy,
   );
-  process.stdout.write(text + '\n');
+  writeText(process.stdout, text + '\n');
   return effect === 'deny' ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 import type { ApprovalQueue } from '../core/approvals/queue';
 import type { Logger } from '../core/log';
+import { actorLabel } from '../core/identity/actor';
 
 /**
  * A headless Airlock (airlock proxy, an embedded airlock mcp) has no approval panel of its own: each
@@ -20,7 +21,7 @@ export function logPendingReviews(
       if (seen.has(p.request.id)) continue;
       seen.add(p.request.id);
       const r = p.request;
-      const who = `${r.actor.user}${r.actor.agent ? ` via ${r.actor.agent}` : ''}`;
+      const who = actorLabel(r.actor);
       const sql = r.sql.length > 200 ? `${r.sql.slice(0, 200)}…` : r.sql;
       const where = configFile
         ? `approve or deny it with \`airlock approvals --config ${configFile}\` (or any client of this Airlock's control channel)`

@@ -6,6 +6,9 @@ import type { RecordedEvent } from '../core/recording/chain';
 import { EXPORT_FORMATS, OcsfConverter, writeExport, type ExportFormat } from '../core/recording/export';
 import { RecordingStore, type SessionFilter, type SessionSummary } from '../core/recording/store';
 import { UsageError } from './usage-error';
+import { writeText } from './human-output';
+import { actorLabel, attribution } from '../core/identity/actor';
+import { printable } from '../core/text/printable';
 
 export const sessionsUsage = `airlock sessions list|show|export --config FILE …
 
@@ -94,19 +97,37 @@ function list(store: RecordingStore, filter: SessionFilter, json: boolean, out: 
     return 0;
   }
   if (sessions.length === 0) {
-    out.write('no recorded sessions match\n');
+    writeText(out, 'no recorded sessions match\n');
     return 0;
   }
   const rows = sessions.map((s) => [
     s.id.slice(0, 8),
     s.started.replace('T', ' ').slice(0, 19),
     s.connection,
-    s.agent ? `${s.user} via ${s.agent}` : s.user,
+    s.user,
+    s.agent ?? (s.channel ? '(no name)' : '-'),
+    s.agent || s.channel ? attribution(s) : '-',
     String(s.statements),
     String(s.denials),
     s.live ? 'live' : s.interrupted ? 'interrupted' : 'ended',
   ]);
-  out.write(table(['ID', 'STARTED (UTC)', 'CONNECTION', 'ACTOR', 'STATEMENTS', 'DENIED', 'STATE'], rows));
+  writeText(
+    out,
+    table(
+      [
+        'ID',
+        'STARTED (UTC)',
+        'CONNECTION',
+        'USER',
+        'AGENT',
+        'AGENT NAME IS',
+        'STATEMENTS',
+        'DENIED',
+        'STATE',
+      ],
+      rows,
+    ),
+  );
   return 0;
 }
 
@@ -116,13 +137,14 @@ function show(store: RecordingStore, s: SessionSummary, json: boolean, out: Writ
     out.write(JSON.stringify({ session: s, events }, null, 2) + '\n');
     return 0;
   }
-  out.write(
-    `session ${s.id}\n  connection ${s.connection}, ${s.agent ? `${s.user} via ${s.agent}` : s.user}, from ${s.client}\n` +
+  writeText(
+    out,
+    `session ${s.id}\n  connection ${s.connection}, ${actorLabel(s)}, from ${s.client}\n` +
       `  ${s.started} → ${s.ended ?? (s.live ? 'live' : 'not ended')}${s.endReason ? ` (${s.endReason})` : ''}\n` +
       `  ${s.statements} statement(s), ${s.denials} denied, ${s.approvals} approved on review` +
       `${s.policy ? `; policy ${s.policy}` : ''}\n\n`,
   );
-  for (const e of events) out.write(describeEvent(e));
+  for (const e of events) writeText(out, describeEvent(e));
   return 0;
 }
 
@@ -193,7 +215,9 @@ async function exportSessions(
   return 0;
 }
 
-function table(header: string[], rows: string[][]): string {
+/** Cells are made printable first: a hidden character never shifts a column. */
+function table(header: string[], cells: string[][]): string {
+  const rows = cells.map((r) => r.map((c) => printable(c)));
   const widths = header.map((h, i) =>
     Math.min(60, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))),
   );

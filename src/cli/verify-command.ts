@@ -1,6 +1,7 @@
 import { loadConfig } from '../config/config';
 import { verifyRecordings } from '../core/recording/verify';
 import { UsageError } from './usage-error';
+import { writeText } from './human-output';
 
 export const verifyUsage = `airlock verify --config FILE [--public-key PEM]
 
@@ -14,7 +15,7 @@ export function verifyCommand(options: { config?: string; 'public-key'?: string 
   const config = loadConfig(options.config);
   if (!config.recordings) throw new UsageError(`${options.config} names no recordings folder`, verifyUsage);
   const report = verifyRecordings(config.recordings, { publicKey: options['public-key'] });
-  const out = (line: string) => process.stdout.write(line + '\n');
+  const out = (line: string) => writeText(process.stdout, line + '\n');
   for (const d of report.damaged) out(`journal line ${d.line}: ${d.problem}`);
   for (const d of report.torn)
     out(`journal line ${d.line}: ${d.problem} (not an error: nothing in it was acknowledged)`);

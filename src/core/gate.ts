@@ -7,7 +7,8 @@ import { MaskIndex } from './masking/mask-index';
 import { buildResultMasking, scansContent, type ResultMasking } from './masking/result-masking';
 import { undecodableCopyOption } from './masking/copy-format';
 import { describeFinding, lineageFindings } from './masking/lineage';
-import { evaluateAnalysis, type Actor, type PolicyDecision } from './policy/evaluate';
+import { evaluateAnalysis, type PolicyDecision } from './policy/evaluate';
+import type { Actor } from './identity/actor';
 import { allowsWrites } from './policy/presets';
 import type { PolicySource } from './policy/source';
 import type { AnalysisCache } from './sql/analysis-cache';
@@ -265,7 +266,7 @@ export class PolicyGate implements Gate {
     let key = this.contextKeys.get(context);
     if (key === undefined) {
       const a = context.actor;
-      key = JSON.stringify([context.connection, a.user, a.groups, a.agent ?? null]);
+      key = JSON.stringify([context.connection, a.user, a.groups, a.agent ?? null, a.channel ?? null]);
       this.contextKeys.set(context, key);
     }
     return key;

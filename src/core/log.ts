@@ -9,11 +9,18 @@ export interface Logger {
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
-/** Timestamped lines on a writable (stderr by default), from `level` up. */
+import { printable } from './text/printable';
+
+/**
+ * Timestamped lines on a writable (stderr by default), from `level` up. One event per line, every
+ * control character made visible: a client's text (an application_name, a statement) can neither
+ * forge a log line nor send escapes to the terminal that shows the log.
+ */
 export function streamLogger(level: LogLevel = 'info', out: NodeJS.WritableStream = process.stderr): Logger {
   const min = ORDER.indexOf(level);
   const line = (l: LogLevel) => (message: string) => {
-    if (ORDER.indexOf(l) >= min) out.write(`${new Date().toISOString()} ${l.padEnd(5)} ${message}\n`);
+    if (ORDER.indexOf(l) >= min)
+      out.write(`${new Date().toISOString()} ${l.padEnd(5)} ${printable(message)}\n`);
   };
   return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
 }

@@ -1,4 +1,6 @@
 import * as vscode from 'vscode';
+import type { OutputLog } from './output-log';
+import { actorLabel } from '../core/identity/actor';
 import type { PendingReview } from '../core/approvals/queue';
 import { describeFunction } from '../core/policy/evaluate';
 import { qualifiedName, type StatementFacts } from '../core/sql/facts';
@@ -25,7 +27,7 @@ export class ApprovalPanel implements vscode.Disposable {
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly airlock: AirlockController,
-    private readonly log: vscode.LogOutputChannel,
+    private readonly log: OutputLog,
   ) {
     const off = airlock.approvals.onChange(() => this.queueChanged());
     this.subscriptions.push({ dispose: off });
@@ -92,9 +94,7 @@ export class ApprovalPanel implements vscode.Disposable {
     for (const p of pending) {
       if (this.notified.has(p.request.id)) continue;
       this.notified.add(p.request.id);
-      const who = p.request.actor.agent
-        ? `${p.request.actor.agent} (for ${p.request.actor.user})`
-        : p.request.actor.user;
+      const who = actorLabel(p.request.actor);
       void vscode.window
         .showWarningMessage(
           `Airlock: ${who} wants to run a statement on "${p.request.connection}" that needs your review (rule "${p.request.rule}").`,
@@ -126,7 +126,11 @@ export class ApprovalPanel implements vscode.Disposable {
       nonce: p.nonce,
       connection: r.connection,
       sessionId: r.sessionId,
-      actor: { user: r.actor.user, ...(r.actor.agent ? { agent: r.actor.agent } : {}) },
+      actor: {
+        user: r.actor.user,
+        ...(r.actor.agent ? { agent: r.actor.agent } : {}),
+        ...(r.actor.channel ? { channel: r.actor.channel } : {}),
+      },
       sql: r.sql,
       rule: r.rule,
       ...(r.ruleDescription ? { ruleDescription: r.ruleDescription } : {}),

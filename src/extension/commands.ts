@@ -1,6 +1,9 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import * as vscode from 'vscode';
+import type { OutputLog } from './output-log';
+import { actorLabel } from '../core/identity/actor';
+import { printable } from '../core/text/printable';
 import { loadSqlParser } from '../core/sql/parser';
 import { explainSql } from '../core/policy/explain';
 import { EXPORT_FORMATS, writeExport, type ExportFormat } from '../core/recording/export';
@@ -19,7 +22,7 @@ export interface CommandDeps {
   sessionsTree: vscode.TreeView<unknown>;
   replays: ReplayPanels;
   terminals: TerminalEnvironment;
-  log: vscode.LogOutputChannel;
+  log: OutputLog;
 }
 
 /** Every command package.json contributes, by id (a test checks both directions). */
@@ -51,7 +54,7 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
       } catch (err) {
         const message = (err as Error).message;
         d.log.error(`${id}: ${message}`);
-        void vscode.window.showErrorMessage(`Airlock: ${message}`);
+        void vscode.window.showErrorMessage(`Airlock: ${printable(message)}`);
         return undefined;
       }
     }),
@@ -109,7 +112,7 @@ async function pickSession(d: CommandDeps): Promise<string> {
   const pick = await vscode.window.showQuickPick(
     sessions.map((s) => ({
       label: `${s.started.replace('T', ' ').slice(0, 19)} ${s.connection}`,
-      description: `${s.agent ? `${s.user} via ${s.agent}` : s.user} · ${s.statements} statement(s)${s.denials ? `, ${s.denials} denied` : ''}${s.live ? ' · live' : ''}`,
+      description: `${actorLabel(s)} · ${s.statements} statement(s)${s.denials ? `, ${s.denials} denied` : ''}${s.live ? ' · live' : ''}`,
       id: s.id,
     })),
     { placeHolder: 'Which session?', matchOnDescription: true },
@@ -192,7 +195,7 @@ async function explainStatement(d: CommandDeps): Promise<void> {
   await loadSqlParser();
   const connection = d.airlock.endpoints()[0]?.name ?? (await d.airlock.connectionNames())[0] ?? 'default';
   const { text } = explainSql(state.active.policy, sql, { connection, actor: d.airlock.identity });
-  d.log.info(`explain on ${connection}:\n${text}`);
+  for (const line of `explain on ${connection}:\n${text}`.split('\n')) d.log.info(line);
   const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content: `${text}\n` });
   await vscode.window.showTextDocument(doc, vscode.ViewColumn.Beside, true);
 }

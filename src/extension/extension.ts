@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/log';
+import { outputLog } from './output-log';
 import { AirlockController } from './airlock-controller';
 import { ApprovalPanel } from './approval-panel';
 import { registerCommands } from './commands';
@@ -20,21 +21,16 @@ let controller: AirlockController | undefined;
  */
 export function activate(context: vscode.ExtensionContext): void {
   const channel = vscode.window.createOutputChannel('Airlock', { log: true });
-  const log: Logger = {
-    debug: (m) => channel.debug(m),
-    info: (m) => channel.info(m),
-    warn: (m) => channel.warn(m),
-    error: (m) => channel.error(m),
-  };
+  const log = outputLog(channel);
   const airlock = new AirlockController(context, log);
   controller = airlock;
-  const approvals = new ApprovalPanel(context.extensionUri, airlock, channel);
-  const sessions = new SessionsView(airlock, channel);
+  const approvals = new ApprovalPanel(context.extensionUri, airlock, log);
+  const sessions = new SessionsView(airlock, log);
   const sessionsTree = vscode.window.createTreeView('airlock.sessions', {
     treeDataProvider: sessions,
     showCollapseAll: true,
   });
-  const replays = new ReplayPanels(context.extensionUri, () => sessions.recordings(), channel);
+  const replays = new ReplayPanels(context.extensionUri, () => sessions.recordings(), log);
   const terminals = new TerminalEnvironment(context.environmentVariableCollection);
   context.subscriptions.push(
     channel,
@@ -48,7 +44,7 @@ export function activate(context: vscode.ExtensionContext): void {
       // Connect, disconnect and a reload after the configuration changed all move the listener.
       terminals.apply(airlock.endpoints()[0]);
     }),
-    ...registerCommands({ airlock, approvals, sessions, sessionsTree, replays, terminals, log: channel }),
+    ...registerCommands({ airlock, approvals, sessions, sessionsTree, replays, terminals, log }),
   );
   registerAgents(context, airlock, log);
   // A changed configuration is applied on request: reconnecting drops the clients' sessions.
@@ -58,7 +54,7 @@ export function activate(context: vscode.ExtensionContext): void {
     void vscode.window
       .showInformationMessage('Airlock: the configuration changed. Reconnect to apply it?', 'Reconnect')
       .then((choice) => (choice === 'Reconnect' ? airlock.reload() : undefined))
-      .then(undefined, (err: Error) => channel.error(`reconnect: ${err.message}`));
+      .then(undefined, (err: Error) => log.error(`reconnect: ${err.message}`));
   };
   context.subscriptions.push(
     configWatcher,
@@ -66,7 +62,7 @@ export function activate(context: vscode.ExtensionContext): void {
     configWatcher.onDidCreate(configChanged),
     configWatcher.onDidDelete(configChanged),
   );
-  channel.info(`Airlock activated (acting for ${airlock.identity.user})`);
+  log.info(`Airlock activated (acting for ${airlock.identity.user})`);
 }
 
 /**
@@ -83,7 +79,7 @@ function registerAgents(context: vscode.ExtensionContext, airlock: AirlockContro
     explain: async (connection, sql, agent) => (await policy()).explain(connection, sql, agent),
     maskedColumns: async (connection) => (await policy()).maskedColumns(connection),
   };
-  registerLanguageModelTools(context, localBackend(services));
+  registerLanguageModelTools(context, localBackend(services, 'lm-tool'));
   let channel: ControlChannel | null = null;
   let starting: Promise<void> | null = null;
   const ensureChannel = () =>

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import type { OutputLog } from './output-log';
 import type { RecordedEvent } from '../core/recording/chain';
 import type { Follower, RecordingStore, SessionSummary } from '../core/recording/store';
 import {
@@ -21,7 +22,7 @@ export class ReplayPanels implements vscode.Disposable {
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly store: () => Promise<RecordingStore>,
-    private readonly log: vscode.LogOutputChannel,
+    private readonly log: OutputLog,
   ) {
     this.serializer = vscode.window.registerWebviewPanelSerializer(ReplayPanels.viewType, {
       deserializeWebviewPanel: async (panel, state: unknown) => {
@@ -110,7 +111,11 @@ function toView(s: SessionSummary): ViewSummary {
   return {
     id: s.id,
     connection: s.connection,
-    actor: { user: s.user, ...(s.agent ? { agent: s.agent } : {}) },
+    actor: {
+      user: s.user,
+      ...(s.agent ? { agent: s.agent } : {}),
+      ...(s.channel ? { channel: s.channel } : {}),
+    },
     client: s.client,
     started: s.started,
     ...(s.ended ? { ended: s.ended } : {}),

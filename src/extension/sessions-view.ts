@@ -1,5 +1,8 @@
 import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import * as vscode from 'vscode';
+import type { OutputLog } from './output-log';
+import { actorLabel, agentLabel } from '../core/identity/actor';
+import { printable } from '../core/text/printable';
 import { RecordingStore, type SessionFilter, type SessionSummary } from '../core/recording/store';
 import type { AirlockController } from './airlock-controller';
 
@@ -21,7 +24,7 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
 
   constructor(
     private readonly airlock: AirlockController,
-    private readonly log: vscode.LogOutputChannel,
+    private readonly log: OutputLog,
   ) {}
 
   /** The store of the current recordings folder (reopened when the configuration points elsewhere). */
@@ -79,20 +82,22 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
       return item;
     }
     const s = node.session;
-    const actor = s.agent ? `${s.user} via ${s.agent}` : s.user;
-    const item = new vscode.TreeItem(`${s.started.slice(11, 19)} ${s.connection} · ${actor}`);
+    const item = new vscode.TreeItem(`${s.started.slice(11, 19)} ${s.connection} · ${actorLabel(s)}`);
     item.id = s.id;
     item.description = `${s.statements} stmt${s.denials ? ` · ${s.denials} denied` : ''}${s.live ? ' · live' : ''}`;
-    item.tooltip = new vscode.MarkdownString(
-      [
-        `**Session** \`${s.id}\``,
-        `Connection: ${s.connection}`,
-        `Human: ${s.user}${s.agent ? `  \nAgent: ${s.agent}` : ''}`,
-        `From: ${s.client}`,
-        `Started: ${s.started}${s.ended ? `  \nEnded: ${s.ended}${s.endReason ? ` (${s.endReason})` : ''}` : ''}`,
-        `${s.statements} statement(s), ${s.denials} denied, ${s.approvals} approved on review`,
-      ].join('\n\n'),
-    );
+    // What a client named itself goes in as text: never as markdown (links, images) or escapes.
+    const tooltip = new vscode.MarkdownString(`**Session** \`${s.id}\`\n\nConnection: `);
+    tooltip.appendText(s.connection).appendMarkdown('\n\nHuman: ').appendText(printable(s.user));
+    const agent = agentLabel(s);
+    if (agent) tooltip.appendMarkdown('  \nAgent: ').appendText(agent);
+    tooltip
+      .appendMarkdown('\n\n')
+      .appendText(
+        `From: ${s.client}\nStarted: ${s.started}${s.ended ? `\nEnded: ${s.ended}${s.endReason ? ` (${printable(s.endReason)})` : ''}` : ''}`,
+      )
+      .appendMarkdown('\n\n')
+      .appendText(`${s.statements} statement(s), ${s.denials} denied, ${s.approvals} approved on review`);
+    item.tooltip = tooltip;
     item.iconPath = new vscode.ThemeIcon(
       s.live ? 'pulse' : s.denials ? 'shield' : 'history',
       s.live

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { printable } from '../core/text/printable';
 import type { AirlockController } from './airlock-controller';
 
 /** Identity, live connections and pending approvals; a click goes where attention is needed. */
@@ -21,7 +22,7 @@ export class StatusBar implements vscode.Disposable {
     const pending = this.airlock.approvals.pending().length;
     const connections = this.airlock.endpoints();
     const live = this.airlock.sessionCount();
-    const who = this.airlock.identity.user;
+    const who = printable(this.airlock.identity.user);
     if (pending > 0) {
       this.item.text = `$(shield) Airlock: ${pending} waiting for approval`;
       this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');

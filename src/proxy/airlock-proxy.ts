@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
@@ -14,7 +13,9 @@ import { loadSqlParser } from '../core/sql/parser';
 import { Recorder } from '../core/recording/recorder';
 import { installationKey } from '../core/recording/checkpoint';
 import { installationHashKey } from '../core/masking/hash-key';
+import type { AgentChannel } from '../core/identity/actor';
 import { makeVerifier } from './postgres/auth/scram';
+import { newListenerSecrets } from './postgres/auth/channel-secrets';
 import { PostgresListener } from './postgres/listener';
 
 /** What a client needs to reach one local listener; the password is this run's random secret. */
@@ -24,8 +25,22 @@ export interface LocalEndpoint {
   host: string;
   port: number;
   user: string;
+  /** The ordinary client's secret (terminals, psql): an agent name such a client gives is a claim. */
   password: string;
   database: string;
+  /**
+   * The agent adapters' secrets (see channel-secrets.ts): only in the process running the listener,
+   * never written out; an adapter gets its own through agentEndpoint.
+   */
+  agentPasswords?: Record<AgentChannel, string>;
+}
+
+/** The endpoint as one agent adapter connects to it: with its channel's secret, and no other secret. */
+export function agentEndpoint(e: LocalEndpoint, channel: AgentChannel): LocalEndpoint {
+  const { agentPasswords, ...rest } = e;
+  const password = agentPasswords?.[channel];
+  if (!password) throw new Error(`listener "${e.name}" holds no secret for the ${channel} channel`);
+  return { ...rest, password };
 }
 
 export interface RunningProxy {
@@ -118,12 +133,12 @@ export async function startProxy(
   try {
     for (const c of config.connections) {
       const up = parseUpstreamUrl(c.upstream);
-      const password = randomBytes(24).toString('base64url');
+      const secrets = newListenerSecrets();
       const listener = new PostgresListener({
         connection: c.name,
         user: up.user,
         database: up.database,
-        verifier: makeVerifier(password),
+        verifier: makeVerifier(secrets),
         tls: c.tls
           ? tls.createSecureContext({ cert: readFileSync(c.tls.cert), key: readFileSync(c.tls.key) })
           : undefined,
@@ -148,8 +163,9 @@ export async function startProxy(
         kind: 'postgres',
         ...bound,
         user: up.user,
-        password,
+        password: secrets.client,
         database: up.database,
+        agentPasswords: { mcp: secrets.mcp, 'lm-tool': secrets['lm-tool'] },
       });
       log.info(
         `[${c.name}] listening on ${bound.host}:${bound.port} → ${up.host}:${up.port}/${up.database} (sslmode=${up.sslmode})`,

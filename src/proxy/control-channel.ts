@@ -15,9 +15,9 @@ import os from 'node:os';
 import path from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
 import type { ApprovalQueue, PendingReview, ReviewDecision } from '../core/approvals/queue';
-import type { Actor } from '../core/policy/evaluate';
+import type { Actor } from '../core/identity/actor';
 import type { Logger } from '../core/log';
-import type { LocalEndpoint } from './airlock-proxy';
+import { agentEndpoint, type LocalEndpoint } from './airlock-proxy';
 import {
   localBackend,
   type AirlockServices,
@@ -327,7 +327,8 @@ export async function startControlChannel(options: ControlChannelOptions): Promi
   const token = randomBytes(32).toString('base64url');
   writePrivateFile(paths.token, token + '\n');
   const expected = Buffer.from(token);
-  const backend = localBackend(options);
+  // Whoever holds the token is served as the MCP adapter: the endpoints carry the MCP channel's secret.
+  const backend = localBackend(options, 'mcp');
   const sockets = new Set<net.Socket>();
 
   const server = net.createServer((socket) => {
@@ -369,7 +370,7 @@ export async function startControlChannel(options: ControlChannelOptions): Promi
             pid: process.pid,
             configFile: resolvedConfigPath(options.configFile),
             connections: await backend.connections(),
-            endpoints: [...(await options.endpoints())],
+            endpoints: (await options.endpoints()).map((e) => agentEndpoint(e, 'mcp')),
           };
           return send({ id, result });
         }

@@ -7,6 +7,8 @@
  * No `vscode` import and no DOM: this module is used by the extension host and bundled into the webviews.
  */
 
+import { AGENT_CHANNELS, type AgentChannel } from '../core/identity/actor';
+
 // ---------------------------------------------------------------------------------------------------
 // Shapes
 // ---------------------------------------------------------------------------------------------------
@@ -14,8 +16,10 @@
 export interface WebviewActor {
   /** The human the session runs as. */
   user: string;
-  /** The agent acting for them (the client's application_name), when known. */
+  /** The agent acting for them (the client's application_name), when known: a claim unless `channel`. */
   agent?: string;
+  /** The agent adapter whose secret the connection authenticated with (core/identity/actor.ts). */
+  channel?: AgentChannel;
 }
 
 /** What the SQL analysis found in one statement of a request. */
@@ -210,9 +214,10 @@ function isoTime(x: unknown, path: string): string {
 }
 
 function actor(x: unknown, path: string): WebviewActor {
-  const r = shape(x, path, ['user'], ['agent']);
+  const r = shape(x, path, ['user'], ['agent', 'channel']);
   str(r.user, `${path}.user`, { nonEmpty: true });
   optStr(r, 'agent', path);
+  if (r.channel !== undefined) oneOf(r.channel, `${path}.channel`, AGENT_CHANNELS);
   return r as unknown as WebviewActor;
 }
 

@@ -500,7 +500,7 @@ describe('postgres proxy: malformed and hostile client input', function () {
         connection: 'short-timeout',
         user: cluster.user,
         database: 'postgres',
-        verifier: makeVerifier(password),
+        verifier: makeVerifier({ client: password }),
         upstream: {
           host: cluster.host,
           port: cluster.port,

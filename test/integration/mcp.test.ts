@@ -296,6 +296,8 @@ describe('airlock mcp (MCP server over the gate)', function () {
         assert.equal(pending.rule, 'writes-need-review');
         assert.equal(pending.connection, 'writes');
         assert.equal(pending.actor.agent, AGENT);
+        // It connected with the MCP channel's secret, which it got over the authenticated control channel.
+        assert.equal(pending.actor.channel, 'mcp');
         assert.equal(pending.actor.user, os.userInfo().username);
         assert.ok(pending.deadline > Date.now());
         assert.match(
@@ -343,6 +345,7 @@ describe('airlock mcp (MCP server over the gate)', function () {
           e.type === 'session-start' && (e.data.actor as { agent?: string } | undefined)?.agent === AGENT,
       );
       assert.equal(starts.length, 1, 'one agent session for the MCP client');
+      assert.equal((starts[0].data.actor as { channel?: string }).channel, 'mcp', 'a verified channel');
       const statements = events.filter((e) => e.sessionId === starts[0].sessionId && e.type === 'statement');
       const insert = statements.find((e) => String(e.data.sql).startsWith('insert into t'));
       assert.ok(insert, JSON.stringify(statements.map((e) => e.data.sql)));
@@ -392,7 +395,7 @@ describe('airlock mcp (MCP server over the gate)', function () {
       assert.match(
         line,
         new RegExp(
-          `^\\S+ {2}\\[writes\\] .* via ${AGENT.replace(/[./]/g, '\\$&')}, rule writes-need-review, \\d+s left$`,
+          `^\\S+ {2}\\[writes\\] .* via ${AGENT.replace(/[./]/g, '\\$&')} \\(verified: MCP channel; client name claimed\\), rule writes-need-review, \\d+s left$`,
         ),
       );
       assert.match(listed.stdout, /insert into t values \(2/);

@@ -40,6 +40,24 @@ describe('airlock policy: explain, keygen, sign, and signed bundles in the proxy
     assert.match(allowed.stdout, /ALLOW by rule "reads"/);
   });
 
+  it('explains an agent name as claimed unless --channel names the adapter it came through', async () => {
+    const policy = path.join(dir, 'agents.yaml');
+    await writeFile(
+      policy,
+      'version: 1\nrules:\n  - name: mcp-reads\n    effect: allow\n    when: { kinds: [read], agents: ["mcp:*"] }\n',
+    );
+    const base = ['policy', 'explain', '--policy', policy, '--agent', 'mcp:\x1b[2Jx'];
+    const claimed = await cli([...base, 'select 1']);
+    assert.equal(claimed.code, 1, claimed.stderr);
+    assert.match(claimed.stdout, /applies to agents mcp:\* \(the name "mcp:\\x1b\[2Jx" is only claimed\)/);
+    const verified = await cli([...base, '--channel', 'mcp', 'select 1']);
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.match(verified.stdout, /ALLOW by rule "mcp-reads"/);
+    const bad = await cli([...base, '--channel', 'root', 'select 1']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--channel takes mcp or lm-tool/);
+  });
+
   it('makes a key, signs a policy file, and explains with the verified bundle; a tampered bundle is refused', async () => {
     const key = path.join(dir, 'k.jwk.json');
     const jwks = path.join(dir, 'keys.json');

@@ -185,7 +185,8 @@ describe('recording as evidence', function () {
       const list = await cli(['sessions', 'list', '--config', config, '--actor', 'review-agent']);
       assert.equal(list.code, 0, list.stderr);
       const line = list.stdout.split('\n')[1];
-      assert.match(line, /test\s+\S+ via review-agent\s+5\s+1\s+ended/);
+      // application_name from an ordinary client: recorded and shown as a claim.
+      assert.match(line, /test\s+\S+\s+review-agent\s+claimed\s+5\s+1\s+ended/);
       assert.match(
         (await cli(['sessions', 'list', '--config', config, '--actor', 'nobody'])).stdout,
         /no recorded sessions match/,
@@ -208,6 +209,8 @@ describe('recording as evidence', function () {
       const inserts = events.filter((e) => e.class_uid === 6005 && e.activity_id === 6);
       assert.equal(inserts.length, 2);
       assert.equal(at(inserts[0], 'actor.app_name'), 'review-agent');
+      assert.equal(at(inserts[0], 'unmapped.airlock.agent.name_claimed'), true);
+      assert.equal(at(inserts[0], 'unmapped.airlock.agent.verified_channel'), undefined);
       assert.ok(events.some((e) => e.class_uid === 3003 && e.activity_name === 'Statement approved'));
       const jsonl = await cli(['sessions', 'export', id, '--format', 'jsonl', '--config', config]);
       // Statement text verbatim in the JSONL.

@@ -327,7 +327,7 @@ describe('three agents, one human: MCP, a Copilot LM tool and psql through one a
     assert.deepEqual(damaged, []);
     const starts = events.filter((e) => e.type === 'session-start');
     const actorOf = (e: RecordedEvent) =>
-      e.data.actor as { user?: string; groups?: string[]; agent?: string } | undefined;
+      e.data.actor as { user?: string; groups?: string[]; agent?: string; channel?: string } | undefined;
     assert.ok(starts.length >= 3, `at least three sessions, got ${starts.length}`);
     const agents = [...new Set(starts.map((e) => actorOf(e)?.agent))].sort();
     assert.deepEqual(agents, [COPILOT_AGENT, MCP_AGENT, PSQL_AGENT].sort());
@@ -343,6 +343,17 @@ describe('three agents, one human: MCP, a Copilot LM tool and psql through one a
       1,
       'the LM-tool calls of one invocation share one session',
     );
+
+    // Attribution is verified, not claimed: the MCP client and this LM-tool adapter hold the MCP channel's
+    // secret (given by the control channel they reach the proxy through), psql the ordinary client's one,
+    // so its name is only claimed. (In VS Code the LM tools run in the extension host, with the
+    // lm-tool channel's secret: attribution.test.ts.)
+    const channelOf = new Map(starts.map((e) => [actorOf(e)?.agent, actorOf(e)?.channel]));
+    assert.deepEqual(Object.fromEntries(channelOf), {
+      [MCP_AGENT]: 'mcp',
+      [COPILOT_AGENT]: 'mcp',
+      [PSQL_AGENT]: undefined,
+    });
 
     const agentOfSession = new Map(starts.map((e) => [e.sessionId, actorOf(e)?.agent]));
     // A statement is recorded verbatim, or without its literals when it computes, filters or writes with

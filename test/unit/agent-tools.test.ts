@@ -111,12 +111,15 @@ describe('agent tools: input validation', () => {
   });
 
   it('an unknown connection or an ambiguous one comes back as an error result the model can read', async () => {
-    const backend = localBackend({
-      connections: () => ['a', 'b'],
-      endpoints: () => [],
-      explain: () => ({ effect: 'allow', text: '' }),
-      maskedColumns: () => ({ columns: [], contentDetectors: false }),
-    });
+    const backend = localBackend(
+      {
+        connections: () => ['a', 'b'],
+        endpoints: () => [],
+        explain: () => ({ effect: 'allow', text: '' }),
+        maskedColumns: () => ({ columns: [], contentDetectors: false }),
+      },
+      'lm-tool',
+    );
     const ambiguous = await callAgentTool(tool('run_query'), { sql: 'select 1' }, backend, 'test');
     assert.equal(ambiguous.isError, true);
     assert.match(ambiguous.text, /name a connection: a, b/);

@@ -126,7 +126,18 @@ describe('control channel: server and client', () => {
     host: '127.0.0.1',
     port: 5999,
     user: 'app',
-    password: 'secret',
+    password: 'client-secret',
+    database: 'shop',
+    agentPasswords: { mcp: 'mcp-secret', 'lm-tool': 'lm-tool-secret' },
+  };
+  // A channel client is served as the MCP adapter: its secret only, never the client's or the LM tools'.
+  const served: LocalEndpoint = {
+    name: 'shop',
+    kind: 'postgres',
+    host: '127.0.0.1',
+    port: 5999,
+    user: 'app',
+    password: 'mcp-secret',
     database: 'shop',
   };
   let approvals: ApprovalQueue;
@@ -146,7 +157,10 @@ describe('control channel: server and client', () => {
       env,
       connections: () => ['shop', 'later'],
       endpoints: () => [endpoint],
-      explain: (connection, sql, agent) => ({ effect: 'allow', text: `${connection}|${sql}|${agent}` }),
+      explain: (connection, sql, agent) => ({
+        effect: 'allow',
+        text: `${connection}|${sql}|${agent.name}|${agent.channel}`,
+      }),
       maskedColumns: () => ({
         columns: [{ relation: 'public.c', column: 'email', mask: 'partial' }],
         contentDetectors: true,
@@ -172,7 +186,7 @@ describe('control channel: server and client', () => {
     const c = await connect();
     assert.equal(c.hello.protocol, 1);
     assert.equal(c.hello.pid, process.pid);
-    assert.deepEqual(c.hello.endpoints, [endpoint]);
+    assert.deepEqual(c.hello.endpoints, [served]);
     assert.deepEqual(
       c.hello.connections.map((x) => [x.name, x.listening]),
       [
@@ -180,8 +194,8 @@ describe('control channel: server and client', () => {
         ['later', false],
       ],
     );
-    assert.deepEqual(await c.endpoint('shop'), endpoint);
-    assert.equal((await c.explain('shop', 'select 1', 'mcp:t/1')).text, 'shop|select 1|mcp:t/1');
+    assert.deepEqual(await c.endpoint('shop'), served);
+    assert.equal((await c.explain('shop', 'select 1', 'mcp:t/1')).text, 'shop|select 1|mcp:t/1|mcp');
     assert.equal((await c.maskedColumns('shop')).columns[0].column, 'email');
     await assert.rejects(
       c.endpoint('nope'),
@@ -290,7 +304,7 @@ describe('control channel: server and client', () => {
       log: silentLogger,
     });
     const c = await connect();
-    assert.deepEqual(c.hello.endpoints, [endpoint]);
+    assert.deepEqual(c.hello.endpoints, [served]);
   });
 
   it('closing removes the token; clients see the channel close', async () => {

@@ -42,7 +42,7 @@ rules:
     review: { approvers: [self], timeout: 2m }
   - name: sleepy
     effect: allow
-    when: { kinds: [read], functions: ["category:sleep"], agents: ["script*"] }
+    when: { kinds: [read], functions: ["category:sleep"], agents: ["copilot:*"] }
 `,
     'test.yaml',
   );
@@ -79,7 +79,10 @@ rules:
 
   it('permits dangerous functions only where a rule names them, for the agents it names', () => {
     assert.equal(decide(policy, 'select pg_sleep(1)').effect, 'deny');
-    const script = { ...ctx, actor: { ...ctx.actor, agent: 'script-nightly' } };
+    const script = {
+      ...ctx,
+      actor: { ...ctx.actor, agent: 'copilot:run_query#1', channel: 'lm-tool' as const },
+    };
     assert.equal(decide(policy, 'select pg_sleep(1)', script).effect, 'allow');
     const d = decide(policy, "select pg_read_file('x')", script);
     assert.equal(d.effect, 'deny');

@@ -11,6 +11,7 @@ import { Journal } from '../../src/core/recording/journal';
 import type { RecordedEvent } from '../../src/core/recording/chain';
 import { loadSqlParser } from '../../src/core/sql/parser';
 import { at } from '../helpers/json-path';
+import initSqlJs from 'sql.js';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'airlock-store-'));
 const actor = { user: 'ada', groups: ['dev'] };
@@ -181,6 +182,36 @@ describe('recording: store and replay API', () => {
     const again = await RecordingStore.open(dir);
     assert.equal(again.sessions().length, 3);
     assert.equal(again.session('cccc')?.live, false);
+    again.close();
+  });
+
+  it('indexes the verified channel beside the agent name, and rebuilds an index from before that column', async () => {
+    const dir = tmp();
+    const rec = Recorder.open(dir);
+    recordSession(rec, 'aaaa-1', ['select 1'], 'mcp:evil');
+    const s = rec.session('bbbb-2', {
+      connection: 'orders',
+      actor: { ...actor, agent: 'mcp:claude/1', channel: 'mcp' },
+      client: '127.0.0.1:50001',
+    });
+    s.end('client disconnected');
+    s.write();
+    rec.close();
+    const store = await RecordingStore.open(dir);
+    assert.equal(store.session('aaaa')?.channel, undefined);
+    assert.equal(store.session('bbbb')?.channel, 'mcp');
+    store.save();
+    store.close();
+    // An index saved by an older Airlock, without the column: rebuilt from the journal, not broken.
+    const SQL = await initSqlJs();
+    const index = path.join(dir, 'index.sqlite');
+    const old = new SQL.Database(readFileSync(index));
+    old.exec('ALTER TABLE sessions DROP COLUMN channel');
+    writeFileSync(index, old.export());
+    old.close();
+    const again = await RecordingStore.open(dir);
+    assert.equal(again.session('bbbb')?.channel, 'mcp');
+    assert.equal(again.sessions().length, 2);
     again.close();
   });
 

@@ -8,7 +8,7 @@ import {
 import { PgError } from '../../src/proxy/postgres/protocol/errors';
 
 describe('SCRAM-SHA-256', () => {
-  const verifier = makeVerifier('correct horse', 4096);
+  const verifier = makeVerifier({ client: 'correct horse' }, 4096);
 
   function exchange(password: string) {
     const client = new ScramClientExchange(password);
@@ -23,6 +23,36 @@ describe('SCRAM-SHA-256', () => {
     const serverFinal = server.serverFinalMessage(clientFinal, 'app');
     assert.match(serverFinal, /^v=/);
     assert.doesNotThrow(() => client.verifyServerFinal(serverFinal));
+  });
+
+  it('tells which of several secrets the client holds, from the proof alone', () => {
+    const several = makeVerifier({ client: 'c-secret', mcp: 'm-secret', 'lm-tool': 'l-secret' }, 4096);
+    const firsts = new Set<string>();
+    for (const [password, secret] of [
+      ['c-secret', 'client'],
+      ['m-secret', 'mcp'],
+      ['l-secret', 'lm-tool'],
+    ] as const) {
+      const client = new ScramClientExchange(password);
+      const server = new ScramServerExchange(several);
+      const serverFirst = server.serverFirstMessage(client.clientFirstMessage());
+      // The same salt and iteration count whichever secret: nothing in it depends on the client's.
+      firsts.add(serverFirst.replace(/^r=[^,]*,/, ''));
+      assert.equal(server.authenticated, undefined);
+      const serverFinal = server.serverFinalMessage(client.clientFinalMessage(serverFirst), 'app');
+      assert.equal(server.authenticated, secret);
+      // The server signs with the key of the secret that matched: the client verifies it.
+      assert.doesNotThrow(() => client.verifyServerFinal(serverFinal));
+    }
+    assert.equal(firsts.size, 1);
+    const wrong = new ScramClientExchange('none of them');
+    const server = new ScramServerExchange(several);
+    const first = server.serverFirstMessage(wrong.clientFirstMessage());
+    assert.throws(
+      () => server.serverFinalMessage(wrong.clientFinalMessage(first), 'app'),
+      (e: unknown) => e instanceof PgError && e.code === '28P01',
+    );
+    assert.equal(server.authenticated, undefined);
   });
 
   it('rejects a wrong password with 28P01 naming the user', () => {

@@ -62,7 +62,10 @@ describe('approval panel (webview, in Chromium)', function () {
       await view.page.locator('#queue button[aria-current="true"]').getAttribute('data-id'),
       requests[0].id,
     );
-    assert.match(await text('#detail-title'), /claude-code wants to run UPDATE on public\.customers/);
+    assert.match(
+      await text('#detail-title'),
+      /^mcp:claude-code\/1\.0 \(verified: MCP channel; client name claimed\) wants to run UPDATE on public\.customers/,
+    );
     assert.match(await text('#sql'), /UPDATE customers SET tier = 'gold' WHERE id = 42/);
     // Highlighted: keywords, strings and numbers are their own spans.
     assert.deepEqual(await view.page.locator('#sql .tok-keyword').allTextContents(), [
@@ -87,7 +90,8 @@ describe('approval panel (webview, in Chromium)', function () {
     assert.match(await text('#estimated-rows'), /≈ 18,234 rows/);
     assert.equal(await text('#rule-name'), 'review-bulk-writes');
     assert.match(await text('#rule-description'), /Deletes without a key lookup/);
-    assert.match(await text('#detail-who'), /Agent claude-code acting for alice/);
+    // A name only the client gave is marked as such.
+    assert.match(await text('#detail-who'), /Agent claude-code \(claimed\) acting for alice/);
 
     await view.page.locator(`#queue button[data-id="${requests[2].id}"]`).click();
     assert.match(await text('#facts'), /Masked columns customers\.email customers\.phone/);
@@ -293,6 +297,40 @@ describe('approval panel (webview, in Chromium)', function () {
     assert.match(await text('#sql'), /'<img src=x onerror=alert\(1\)>'/);
     assert.equal(await view.page.locator('#sql .tok-invisible').textContent(), 'U+202E');
     assert.ok(await view.page.locator('#sql-invisible').isVisible());
+  });
+
+  it('marks a claimed agent name, and shows escapes and bidi overrides in it as visible text', async () => {
+    view = await harness.open('approval');
+    const [r] = sampleRequests();
+    await view.send({
+      type: 'requests',
+      requests: [
+        {
+          ...r,
+          sql: 'SELECT 1 /* \x1b[2J\x1b]0;pwned\x07 */',
+          actor: { user: 'alice\u202e', agent: 'mcp:evil\x1b]0;pwned\x07\u202egnp.exe' },
+        },
+      ],
+    });
+    await view.page.locator('#detail-title').waitFor();
+    assert.match(
+      await text('#detail-who'),
+      /Agent mcp:evil\\x1b\]0;pwned\\x07\\u202egnp\.exe \(claimed\) acting for alice\\u202e/,
+    );
+    assert.match(await text('#queue'), /mcp:evil\\x1b\]0;pwned\\x07\\u202egnp\.exe \(claimed\) for alice/);
+    // In the SQL box each hidden character is a marker of its own.
+    assert.deepEqual(await view.page.locator('#sql .tok-invisible').allTextContents(), [
+      'U+001B',
+      'U+001B',
+      'U+0007',
+    ]);
+    const hidden = await view.page.evaluate(() =>
+      // eslint-disable-next-line no-control-regex -- finding them is the point
+      /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/.test(
+        (globalThis as unknown as { document: { body: { innerText: string } } }).document.body.innerText,
+      ),
+    );
+    assert.equal(hidden, false, 'a control or bidi character reached the page text');
   });
 
   it('keeps the selection and the draft reason in the webview state', async () => {

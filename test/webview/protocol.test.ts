@@ -58,6 +58,13 @@ describe('webview protocol', () => {
       rejects(
         parseApprovalPanelMessage({
           type: 'requests',
+          requests: [{ ...r, actor: { user: 'a', agent: 'x', channel: 'root' } }],
+        }),
+        /actor\.channel: expected one of mcp, lm-tool/,
+      );
+      rejects(
+        parseApprovalPanelMessage({
+          type: 'requests',
           requests: [{ ...r, statements: [{ ...r.statements[0], relations: [1] }] }],
         }),
         /statements\[0\]\.relations\[0\]: expected a string/,

@@ -50,7 +50,10 @@ describe('session replay view (webview, in Chromium)', function () {
     );
     assert.equal(await text('#session-title'), 'prod');
     assert.equal(await text('#sum-user'), 'alice');
-    assert.equal(await text('#sum-agent'), 'claude-code');
+    assert.equal(
+      await text('#sum-agent'),
+      'mcp:claude-code/1.0 (verified: MCP channel; client name claimed)',
+    );
     assert.equal(await text('#sum-client'), '127.0.0.1:53422');
     assert.match(await text('#sum-started'), /^2025-05-14 09:31:02$/);
     assert.match(await text('#sum-ended'), /2025-05-14 09:32:17 \(1 min 16 s\)/);
@@ -267,6 +270,32 @@ describe('session replay view (webview, in Chromium)', function () {
     await openWith(data);
     await view.page.locator('#ev-3').click();
     assert.match(await text('#event-detail'), /mask-policy-reload.*policy v2 rules 14/);
+  });
+
+  it('marks a claimed agent, and shows escapes and bidi overrides as visible text', async () => {
+    const data = sampleSession();
+    data.session.actor = { user: 'alice', agent: 'mcp:evil\x1b]0;pwned\x07\u202e' };
+    const statement = data.events.findIndex((e) => e.type === 'statement');
+    const first = data.events[statement];
+    data.events[statement] = {
+      ...first,
+      data: { ...first.data, sql: 'SELECT 1 /* \x1b[2J \u202ereversed\u202c */' },
+    } as typeof first;
+    await openWith(data);
+    assert.equal(await text('#sum-agent'), 'mcp:evil\\x1b]0;pwned\\x07\\u202e (claimed)');
+    await view.page.locator(`#ev-${first.seq}`).click();
+    assert.deepEqual(await view.page.locator('#detail-sql .tok-invisible').allTextContents(), [
+      'U+001B',
+      'U+202E',
+      'U+202C',
+    ]);
+    const hidden = await view.page.evaluate(() =>
+      // eslint-disable-next-line no-control-regex -- finding them is the point
+      /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/.test(
+        (globalThis as unknown as { document: { body: { innerText: string } } }).document.body.innerText,
+      ),
+    );
+    assert.equal(hidden, false, 'a control or bidi character reached the page text');
   });
 
   it('keeps the selected event and the search in the webview state', async () => {

@@ -19,7 +19,7 @@ export function sampleRequests(now = Date.now()): PendingApproval[] {
       nonce: 'n-5c1d9e0b7a4f42e8',
       connection: 'prod',
       sessionId: SESSION_ID,
-      actor: { user: 'alice', agent: 'claude-code' },
+      actor: { user: 'alice', agent: 'mcp:claude-code/1.0', channel: 'mcp' },
       sql: "UPDATE customers SET tier = 'gold' WHERE id = 42",
       rule: 'review-writes',
       ruleDescription: 'Writes to production tables need a person’s review.',
@@ -215,7 +215,7 @@ export function sampleSession(): { session: SessionSummary; events: ReplayEvent[
     session: {
       id: SESSION_ID,
       connection: 'prod',
-      actor: { user: 'alice', agent: 'claude-code' },
+      actor: { user: 'alice', agent: 'mcp:claude-code/1.0', channel: 'mcp' },
       client: '127.0.0.1:53422',
       started: at(0),
       ended: at(75_900),

@@ -15,6 +15,7 @@ import {
 } from '../../src/shared/webview-protocol';
 import { announcer, h, icon, isTextEntry, replace, setAttrs, setText } from '../shared/dom';
 import { actorLabel, clock, plural, shortId, timeOfDay } from '../shared/format';
+import { agentLabel } from '../../src/core/identity/actor';
 import { hasInvisibleCharacters, renderSql, sqlSummary } from '../shared/sql';
 import { onHostMessage, viewHost } from '../shared/vscode';
 
@@ -418,14 +419,13 @@ function renderDetail(): void {
   if (shownKey !== key) {
     shownKey = key;
     renderFacts(r);
+    const agent = agentLabel(r.actor);
     replace(
       whoLine,
-      r.actor.agent
-        ? h('span', { class: 'who-part' }, icon('robot'), 'Agent', h('strong', {}, r.actor.agent))
-        : null,
-      r.actor.agent ? 'acting for' : '',
+      agent ? h('span', { class: 'who-part' }, icon('robot'), 'Agent', h('strong', {}, agent)) : null,
+      agent ? 'acting for' : '',
       h('span', { class: 'who-part' }, icon('person'), h('strong', {}, r.actor.user)),
-      r.actor.agent ? null : ' (no agent reported)',
+      agent ? null : ' (no agent reported)',
     );
     replace(
       metaLine,
@@ -434,7 +434,7 @@ function renderDetail(): void {
       h('span', { class: 'mono', title: r.sessionId }, shortId(r.sessionId)),
       ` · asked at ${timeOfDay(r.requestedAt)}`,
     );
-    setText(detailTitle, `${r.actor.agent ?? r.actor.user} wants to run ${describe(r)}`);
+    setText(detailTitle, `${agent ?? r.actor.user} wants to run ${describe(r)}`);
     setText(ruleName, r.rule);
     setText(ruleDescription, r.ruleDescription ?? '');
     ruleDescription.hidden = !r.ruleDescription;

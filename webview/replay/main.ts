@@ -15,7 +15,8 @@ import {
   type StatementEventData,
 } from '../../src/shared/webview-protocol';
 import { announcer, h, icon, isTextEntry, replace, setText, type Child } from '../shared/dom';
-import { dateTime, duration, plural, preciseTime, shortId } from '../shared/format';
+import { actorLabel, dateTime, duration, plural, preciseTime, shortId } from '../shared/format';
+import { agentLabel } from '../../src/core/identity/actor';
 import { renderSql, sqlSummary } from '../shared/sql';
 import { onHostMessage, viewHost } from '../shared/vscode';
 
@@ -403,9 +404,7 @@ function statementDetail(ev: ReplayEvent, s: StatementEventData): Child[] {
     'dl',
     { class: 'facts' },
     ...factRow('Rule', h('code', { class: 'chip' }, s.rule)),
-    ...(s.actor
-      ? factRow('Actor', s.actor.agent ? `${s.actor.agent} for ${s.actor.user}` : s.actor.user)
-      : []),
+    ...(s.actor ? factRow('Actor', actorLabel(s.actor)) : []),
     ...factRow('Protocol', s.protocol),
     ...(s.durationMs !== undefined ? factRow('Duration', duration(s.durationMs)) : []),
     ...(s.tags?.length ? factRow('Result', s.tags.join(', ')) : []),
@@ -520,7 +519,7 @@ function renderSummary(): void {
     item('Human', h('span', { class: 'with-icon' }, icon('person'), s.actor.user), 'sum-user'),
     item(
       'Agent',
-      h('span', { class: 'with-icon' }, icon('robot'), s.actor.agent ?? 'none reported'),
+      h('span', { class: 'with-icon' }, icon('robot'), agentLabel(s.actor) ?? 'none reported'),
       'sum-agent',
     ),
     item('Client', s.client, 'sum-client'),

@@ -1,7 +1,12 @@
+import { printable } from '../../src/core/text/printable';
+
 /**
  * Building DOM without HTML strings: every text goes in through textContent / text nodes, attributes
- * through setAttribute. Nothing here parses markup, so data can never become markup.
+ * through setAttribute. Nothing here parses markup, so data can never become markup; and every text and
+ * attribute is made printable, so no control, bidi override or invisible character in the data can
+ * reorder or hide what a person reads (SQL boxes mark them individually, see sql.ts).
  */
+const shown = (text: string) => printable(text, { multiline: true });
 
 export type Child = Node | string | number | null | undefined | false;
 export type Attrs = Record<string, string | number | boolean | null | undefined>;
@@ -21,14 +26,16 @@ export function setAttrs(el: Element, attrs: Attrs): void {
   for (const [k, v] of Object.entries(attrs)) {
     if (k === 'style') throw new Error('style attributes are blocked by the CSP; use classes');
     if (v === false || v === null || v === undefined) el.removeAttribute(k);
-    else el.setAttribute(k, v === true ? '' : String(v));
+    else el.setAttribute(k, v === true ? '' : shown(String(v)));
   }
 }
 
 export function append(el: Node, ...children: Child[]): void {
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;
-    el.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
+    el.appendChild(
+      typeof c === 'string' || typeof c === 'number' ? document.createTextNode(shown(String(c))) : c,
+    );
   }
 }
 
@@ -48,7 +55,8 @@ export function icon(name: string, extraClass = ''): HTMLSpanElement {
 
 /** Sets textContent only when it changes (timers call this often). */
 export function setText(el: Element, text: string): void {
-  if (el.textContent !== text) el.textContent = text;
+  const t = shown(text);
+  if (el.textContent !== t) el.textContent = t;
 }
 
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -74,6 +82,6 @@ export function announcer(parent: HTMLElement): (text: string) => void {
   let n = 0;
   return (text) => {
     // A trailing space that alternates makes an identical text count as a change (and be read again).
-    region.textContent = n++ % 2 ? text : `${text} `;
+    region.textContent = shown(n++ % 2 ? text : `${text} `);
   };
 }

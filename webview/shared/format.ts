@@ -1,5 +1,8 @@
 /** Small formatting helpers shared by the views. */
 
+import { agentLabel } from '../../src/core/identity/actor';
+import type { WebviewActor } from '../../src/shared/webview-protocol';
+
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
 /** "1:05", "12:00", "1:02:03" for a count of seconds. */
@@ -50,7 +53,8 @@ export function shortId(id: string, keep = 8): string {
   return id.length > keep + 1 ? `${id.slice(0, keep)}…` : id;
 }
 
-/** "claude-code for alice" / "alice". */
-export function actorLabel(actor: { user: string; agent?: string }): string {
-  return actor.agent ? `${actor.agent} for ${actor.user}` : actor.user;
+/** "mcp:claude-code/1.0 (verified: MCP channel; client name claimed) for alice" / "alice". */
+export function actorLabel(actor: WebviewActor): string {
+  const agent = agentLabel(actor);
+  return agent ? `${agent} for ${actor.user}` : actor.user;
 }

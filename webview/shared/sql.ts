@@ -5,6 +5,7 @@
  */
 
 import { h } from './dom';
+import { HIDDEN_IN_BLOCK } from '../../src/core/text/printable';
 
 export type TokenType =
   | 'ws'
@@ -222,11 +223,10 @@ export function formatSql(tokens: Token[]): Token[] {
 
 /**
  * Characters a reviewer must see but a renderer hides: control characters, zero-width characters and
- * bidirectional overrides (the "Trojan Source" family). Rendered as a visible marker.
+ * bidirectional overrides (the "Trojan Source" family), as core/text/printable.ts defines them.
+ * Rendered as a visible marker.
  */
-const INVISIBLE =
-  // eslint-disable-next-line no-control-regex -- matching them is the point
-  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/g;
+const INVISIBLE = HIDDEN_IN_BLOCK;
 
 function appendText(parent: Node, text: string): void {
   let last = 0;

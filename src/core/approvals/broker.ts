@@ -1,5 +1,5 @@
 import type { StatementFacts } from '../sql/facts';
-import type { Actor } from '../policy/evaluate';
+import type { Actor } from '../identity/actor';
 import type { ReviewSettings } from '../policy/document';
 
 /** A statement waiting for a person's decision. */

@@ -7,13 +7,7 @@ import {
   type PolicyRule,
   type ReviewSettings,
 } from './document';
-
-/** Who is asking: the human identity and, when known, the agent acting for them. */
-export interface Actor {
-  user: string;
-  groups: string[];
-  agent?: string;
-}
+import { agentNameForRule, type Actor } from '../identity/actor';
 
 export interface EvaluationContext {
   connection: string;
@@ -107,8 +101,9 @@ export function ruleMismatch(rule: PolicyRule, f: StatementFacts, ctx: Evaluatio
   if (w.users && !anyGlob(w.users, ctx.actor.user)) return `it applies to users ${w.users.join(', ')}`;
   if (w.groups && !w.groups.some((g) => ctx.actor.groups.includes(g)))
     return `it applies to groups ${w.groups.join(', ')}`;
-  if (w.agents && !(ctx.actor.agent && anyGlob(w.agents, ctx.actor.agent)))
-    return `it applies to agents ${w.agents.join(', ')}`;
+  const agent = w.agents && agentNameForRule(ctx.actor, covering);
+  if (w.agents && !(agent && anyGlob(w.agents, agent)))
+    return `it applies to agents ${w.agents.join(', ')}${covering && ctx.actor.agent && !ctx.actor.channel ? ` (the name "${ctx.actor.agent}" is only claimed)` : ''}`;
   if (w.kinds && !w.kinds.includes(f.kind)) return `it covers ${w.kinds.join('/')} statements, not ${f.kind}`;
   if (w.commands && !anyGlob(w.commands, f.command)) return `it covers the commands ${w.commands.join(', ')}`;
   if (w.relations) {

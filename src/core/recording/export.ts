@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { RecordedEvent } from './chain';
 import { version } from '../../../package.json';
+import { AGENT_CHANNELS } from '../identity/actor';
 import { isObj } from '../sql/parser';
 
 /**
@@ -44,6 +45,8 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== 
 /** Session-level context every OCSF event of the session repeats (SIEM events stand alone). */
 interface SessionContext {
   actor: Obj;
+  /** How far the agent's name is verified (OCSF has no field for it: `unmapped.airlock.agent`). */
+  agent?: Obj;
   src_endpoint?: Obj;
   database?: Obj;
   service?: Obj;
@@ -88,6 +91,7 @@ export class OcsfConverter {
     const actor = obj(d.actor);
     const groups = Array.isArray(actor.groups) ? actor.groups.filter((g) => typeof g === 'string') : [];
     const agent = str(actor.agent) ?? str(d.application);
+    const channel = AGENT_CHANNELS.find((c) => c === actor.channel);
     ctx = {
       actor: {
         user: {
@@ -98,6 +102,16 @@ export class OcsfConverter {
         session: { uid: e.sessionId },
       },
       policy: str(d.policy),
+      ...(agent || channel
+        ? {
+            agent: stripUndefined({
+              name: agent,
+              verified_channel: channel,
+              // Only names the LM tools adapter makes are Airlock's own; an MCP client names itself.
+              name_claimed: channel !== 'lm-tool',
+            }),
+          }
+        : {}),
     };
     const client = str(d.client);
     const m = client ? /^(.*):(\d+)$/.exec(client) : null;
@@ -158,6 +172,7 @@ export class OcsfConverter {
       auth_protocol_id: 99,
       ...(ctx.src_endpoint ? { src_endpoint: ctx.src_endpoint } : {}),
       ...(ctx.service ? { service: ctx.service } : {}),
+      ...(ctx.agent ? { unmapped: { airlock: { agent: ctx.agent } } } : {}),
       ...stripUndefined(extra),
     };
   }
@@ -195,6 +210,7 @@ export class OcsfConverter {
           sample: d.sample,
           parameters: d.parameters,
           literals_redacted: d.literalsRedacted,
+          agent: ctx.agent,
         }),
       },
     };
@@ -220,7 +236,9 @@ export class OcsfConverter {
       session: { uid: e.sessionId },
       policy: { name: str(d.rule) ?? '', ...(ctx.policy ? { uid: ctx.policy } : {}) },
       message: approved ? `approved by ${str(review.approver) ?? 'a reviewer'}` : (str(d.reason) ?? 'denied'),
-      unmapped: { airlock: stripUndefined({ statement_seq: e.seq, review: d.review, sql: d.sql }) },
+      unmapped: {
+        airlock: stripUndefined({ statement_seq: e.seq, review: d.review, sql: d.sql, agent: ctx.agent }),
+      },
     };
   }
 }

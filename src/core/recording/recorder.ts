@@ -6,7 +6,7 @@ import { installationKey, signCheckpoint, type InstallationKey } from './checkpo
 import { WriterLock } from './writer-lock';
 import { withoutLiterals } from '../sql/parser';
 import type { FactsSummary, ReviewRecord } from '../gate';
-import type { Actor } from '../policy/evaluate';
+import type { Actor } from '../identity/actor';
 
 /** Who and what a recorded session is. */
 export interface SessionStart {

@@ -15,6 +15,7 @@ import type { RecordedEvent } from './chain';
 import { JOURNAL_FILE, scanJournal } from './journal';
 import { liveWriter } from './writer-lock';
 import { isObj } from '../sql/parser';
+import { AGENT_CHANNELS, type AgentChannel } from '../identity/actor';
 
 /**
  * The recordings index and the replay API. The journal is the record; the index (sql.js, saved as
@@ -26,7 +27,9 @@ export interface SessionSummary {
   id: string;
   connection: string;
   user: string;
+  /** The agent's name as the client gave it: a claim unless `channel` says which adapter it came through. */
   agent?: string;
+  channel?: AgentChannel;
   application?: string;
   client: string;
   policy?: string;
@@ -66,7 +69,7 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
   id TEXT PRIMARY KEY, connection TEXT NOT NULL DEFAULT '', user TEXT NOT NULL DEFAULT '',
-  agent TEXT, application TEXT, client TEXT NOT NULL DEFAULT '', policy TEXT,
+  agent TEXT, channel TEXT, application TEXT, client TEXT NOT NULL DEFAULT '', policy TEXT,
   started TEXT NOT NULL, ended TEXT, end_reason TEXT, interrupted INTEGER NOT NULL DEFAULT 0,
   events INTEGER NOT NULL DEFAULT 0, statements INTEGER NOT NULL DEFAULT 0,
   denials INTEGER NOT NULL DEFAULT 0, approvals INTEGER NOT NULL DEFAULT 0,
@@ -94,6 +97,8 @@ export class RecordingStore {
     try {
       db = new SQL.Database(readFileSync(path.join(dir, INDEX_FILE)));
       db.exec(SCHEMA);
+      // An index from before a column was added is rebuilt from the journal (it is only a cache).
+      db.exec('SELECT channel FROM sessions LIMIT 0');
     } catch {
       db = new SQL.Database();
       db.exec(SCHEMA);
@@ -171,12 +176,13 @@ export class RecordingStore {
       case 'session-start': {
         const actor = isObj(d.actor) ? d.actor : {};
         this.db.run(
-          `UPDATE sessions SET connection = ?, user = ?, agent = ?, application = ?, client = ?, policy = ?,
-             started = ? WHERE id = ?`,
+          `UPDATE sessions SET connection = ?, user = ?, agent = ?, channel = ?, application = ?, client = ?,
+             policy = ?, started = ? WHERE id = ?`,
           [
             str(d.connection) ?? '',
             str(actor.user) ?? '',
             str(actor.agent) ?? null,
+            AGENT_CHANNELS.find((c) => c === actor.channel) ?? null,
             str(d.application) ?? null,
             str(d.client) ?? '',
             str(d.policy) ?? null,
@@ -335,6 +341,7 @@ function summary(row: Record<string, unknown>, writerAlive: boolean): SessionSum
     checkpoint: row.checkpoint === 1,
   };
   if (row.agent != null) s.agent = String(row.agent);
+  if (row.channel != null) s.channel = row.channel as AgentChannel;
   if (row.application != null) s.application = String(row.application);
   if (row.policy != null) s.policy = String(row.policy);
   if (row.ended != null) s.ended = String(row.ended);

@@ -27,6 +27,8 @@ import {
   readyForQuery,
 } from './protocol/messages';
 import { SCRAM_MECHANISM, ScramServerExchange, type ScramVerifier } from './auth/scram';
+import { agentChannelOf, type ListenerSecret } from './auth/channel-secrets';
+import type { AgentChannel } from '../../core/identity/actor';
 import {
   connectUpstream,
   cancelUpstream,
@@ -60,7 +62,8 @@ export interface ListenerSettings {
   /** The user and database clients must name; they authenticate with the per-session secret. */
   user: string;
   database: string;
-  verifier: ScramVerifier;
+  /** One key per secret (see channel-secrets.ts): which one a client proves names its channel. */
+  verifier: ScramVerifier<ListenerSecret>;
   /** Offered to clients that send SSLRequest; absent → the client is told 'N'. */
   tls?: tls.SecureContext;
   upstream: UpstreamTarget;
@@ -121,6 +124,8 @@ export class ClientSession {
     () => this.settings.gate.resultMasking?.(this.settings.connection) ?? null,
   );
   private context: GateContext | null = null;
+  /** The agent adapter whose secret the client proved it holds (none: the ordinary client's). */
+  private channel: AgentChannel | undefined;
   private log: StatementLog | null = null;
   /** Prepared statements (protocol level) → their SQL and the decision taken at Parse. */
   private readonly statements = new Map<string, { sql: string; decision: AllowDecision }>();
@@ -178,7 +183,11 @@ export class ClientSession {
       this.context = {
         connection: this.settings.connection,
         sessionId: this.id,
-        actor: { ...this.settings.identity, agent: params.get('application_name') || undefined },
+        actor: {
+          ...this.settings.identity,
+          agent: params.get('application_name') || undefined,
+          ...(this.channel ? { channel: this.channel } : {}),
+        },
         estimateRows: (sql) => this.estimateRows(sql, new Map(params)),
       };
       await this.checkStartupSettings(params);
@@ -373,6 +382,7 @@ export class ClientSession {
     const final = await wait('SASLResponse');
     if (final.type !== Msg.password) throw fatal(SqlState.protocolViolation, 'expected SASL response');
     const serverFinal = exchange.serverFinalMessage(final.message.toString('utf8', 5), user);
+    this.channel = agentChannelOf(exchange.authenticated);
     this.client.write(authentication(AuthCode.saslFinal, Buffer.from(serverFinal)));
     this.client.write(authentication(AuthCode.ok));
   }

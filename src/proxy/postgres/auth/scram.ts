@@ -30,36 +30,42 @@ function attributes(message: string): Map<string, string> {
   return map;
 }
 
-/** What a SCRAM server keeps of a password: never the password itself. */
-export interface ScramVerifier {
+/**
+ * What a SCRAM server keeps of its passwords: never the passwords themselves. It may accept several
+ * (one per channel of a listener); they share the salt and iteration count, so the server-first-message
+ * is the same whichever one a client holds, and the client's proof alone tells which it was.
+ */
+export interface ScramVerifier<S extends string = string> {
   salt: Buffer;
   iterations: number;
-  storedKey: Buffer;
-  serverKey: Buffer;
+  keys: ReadonlyArray<{ secret: S; storedKey: Buffer; serverKey: Buffer }>;
 }
 
-export function makeVerifier(password: string, iterations = ITERATIONS): ScramVerifier {
+export function makeVerifier<S extends string>(
+  passwords: Record<S, string>,
+  iterations = ITERATIONS,
+): ScramVerifier<S> {
   const salt = randomBytes(16);
-  const salted = saltedPassword(password, salt, iterations);
-  return {
-    salt,
-    iterations,
-    storedKey: sha256(hmac(salted, 'Client Key')),
-    serverKey: hmac(salted, 'Server Key'),
-  };
+  const keys = (Object.entries(passwords) as Array<[S, string]>).map(([secret, password]) => {
+    const salted = saltedPassword(password, salt, iterations);
+    return { secret, storedKey: sha256(hmac(salted, 'Client Key')), serverKey: hmac(salted, 'Server Key') };
+  });
+  return { salt, iterations, keys };
 }
 
 const badExchange = (why: string) =>
   new PgError(SqlState.protocolViolation, `malformed SCRAM message: ${why}`, { severity: 'FATAL' });
 
 /** Server side of one exchange: clientFirst → serverFirst, clientFinal → serverFinal or a 28P01 error. */
-export class ScramServerExchange {
+export class ScramServerExchange<S extends string = string> {
   private clientFirstBare = '';
   private serverFirst = '';
   private gs2Header = '';
   private nonce = '';
+  /** Which of the verifier's secrets the client proved it holds (set once serverFinalMessage returned). */
+  authenticated: S | undefined;
 
-  constructor(private readonly verifier: ScramVerifier) {}
+  constructor(private readonly verifier: ScramVerifier<S>) {}
 
   serverFirstMessage(clientFirst: string): string {
     const m = /^([ny]|p=[^,]*),([^,]*),(.*)$/.exec(clientFirst);
@@ -90,16 +96,21 @@ export class ScramServerExchange {
     if (attrs.get('r') !== this.nonce) throw badExchange('nonce mismatch');
     const proof = Buffer.from(clientFinal.slice(proofAt + 3), 'base64');
     const authMessage = `${this.clientFirstBare},${this.serverFirst},${withoutProof}`;
-    const signature = hmac(this.verifier.storedKey, authMessage);
-    const valid =
-      proof.length === signature.length &&
-      timingSafeEqual(sha256(xor(proof, signature)), this.verifier.storedKey);
-    if (!valid) {
+    // ClientKey = proof XOR HMAC(StoredKey, AuthMessage); the proof is valid for the secret whose
+    // StoredKey = H(ClientKey). Every candidate is checked (no early exit), in constant time each.
+    let match: ScramVerifier<S>['keys'][number] | undefined;
+    for (const key of this.verifier.keys) {
+      const signature = hmac(key.storedKey, authMessage);
+      if (proof.length === signature.length && timingSafeEqual(sha256(xor(proof, signature)), key.storedKey))
+        match ??= key;
+    }
+    if (!match) {
       throw fatal(SqlState.invalidPassword, `password authentication failed for user "${user}"`, {
         hint: 'Use the password from the Airlock ready file or the Airlock terminal; it changes every time Airlock starts.',
       });
     }
-    return `v=${hmac(this.verifier.serverKey, authMessage).toString('base64')}`;
+    this.authenticated = match.secret;
+    return `v=${hmac(match.serverKey, authMessage).toString('base64')}`;
   }
 }
 
