@@ -199,7 +199,7 @@ describe('functions by allowlist: attribute notation, field selection and casts 
       );
     });
 
-    it('field selection of a dangerous function on a column or a constant is refused by its category', async () => {
+    it('field selection or attribute notation of a dangerous function on a value is refused by its category', async () => {
       const client = await readOnly.connect();
       try {
         for (const sql of [
@@ -207,6 +207,8 @@ describe('functions by allowlist: attribute notation, field selection and casts 
           'select (w.id).pg_terminate_backend from words w',
           "select ('/etc/hostname').pg_read_file",
           'select (42).pg_advisory_lock from words',
+          'select g.pg_cancel_backend from generate_series(1, 1) g',
+          'select generate_series.pg_terminate_backend from generate_series(1, 1)',
         ]) {
           const out = await outcome(client, sql);
           assert.ok(out.denied, `${sql}: ${out.text}`);

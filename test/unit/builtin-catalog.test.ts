@@ -75,6 +75,13 @@ describe('built-in catalog: attribute notation, field selection and casts', () =
       'pg_cancel_backend:dangerous',
     ]);
     assert.deepEqual(fns(resolved('select (c).email from customers c')), []);
+    // A function's result in FROM may be a scalar: g.f is f(g) for any one-argument f.
+    for (const sql of [
+      'select g.pg_cancel_backend from generate_series(1, 2) g',
+      'select generate_series.pg_cancel_backend from generate_series(1, 2)',
+    ]) {
+      assert.deepEqual(fns(resolved(sql)), ['generate_series:safe', 'pg_cancel_backend:dangerous'], sql);
+    }
   });
 
   it("a user function's name is a call on the row and never safe", () => {

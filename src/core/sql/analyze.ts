@@ -178,7 +178,16 @@ const FALSY = new Set(['false', 'off', '0', 'no']);
  */
 interface Scope {
   ctes: Map<string, string[]>;
-  from: Map<string, { relations: string[]; table: boolean }>;
+  /** value: a function's result, which may be a scalar (x.f may then call any one-argument f on it). */
+  from: Map<string, { relations: string[]; table: boolean; value?: boolean }>;
+}
+
+/** The name an unaliased function in FROM goes by: its own (a single function, not ROWS FROM). */
+function functionAlias(body: Obj): string | undefined {
+  const fns = Array.isArray(body.functions) ? body.functions : [];
+  const items = fns.length === 1 && isObj(fns[0]) && isObj(fns[0].List) ? fns[0].List.items : undefined;
+  const call = Array.isArray(items) && isObj(items[0]) && isObj(items[0].FuncCall) ? items[0].FuncCall : null;
+  return body.is_rowsfrom || !call ? undefined : names(call.funcname).pop();
 }
 
 class StatementWalker {
@@ -289,9 +298,14 @@ class StatementWalker {
         const read = this.collect(() =>
           this.withContext(this.usage, keep, () => this.walkFields(body, ['alias'])),
         );
-        const alias = isObj(body.alias) ? (body.alias.aliasname as string) : undefined;
+        const value = type === 'RangeFunction';
+        const alias = isObj(body.alias)
+          ? (body.alias.aliasname as string)
+          : value
+            ? functionAlias(body)
+            : undefined;
         if (alias)
-          this.scopes[this.scopes.length - 1]?.from.set(alias, { relations: [...read], table: false });
+          this.scopes[this.scopes.length - 1]?.from.set(alias, { relations: [...read], table: false, value });
         return;
       }
       default:
@@ -644,10 +658,14 @@ class StatementWalker {
       const col = parts[parts.length - 1];
       const source = lookup(parts[parts.length - 2]);
       // Attribute notation: c.to_jsonb is to_jsonb(c) when c has no column to_jsonb, a call on the whole
-      // row. Only the catalog knows c's columns and the database's functions (catalog.ts decides).
-      if (source && col !== '*') {
+      // row. Only the catalog knows c's columns and the database's functions (catalog.ts decides). A
+      // function's result (g in generate_series(1, 2) g), or a name the walker does not place, may be a
+      // scalar value, which any one-argument function takes.
+      if (col !== '*' && source && !source.value) {
         const relations = source.relations.length ? source.relations : ['*'];
         this.attributes.push({ name: col, row: { relations, table: source.table, usage } });
+      } else if (col !== '*') {
+        this.attributes.push({ name: col });
       }
       // Through a subquery or CTE alias a column's name may differ from its source's: every column of
       // what it reads is a candidate.
