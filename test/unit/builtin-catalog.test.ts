@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { analyzeSql } from '../../src/core/sql/analyze';
-import { BUILTIN_FUNCTIONS_QUERY, loadBuiltins } from '../../src/core/sql/builtin-catalog';
 import { applyCatalog, catalogFromRows, type CatalogFacts } from '../../src/core/sql/catalog';
 import type { StatementFacts } from '../../src/core/sql/facts';
 import { loadSqlParser } from '../../src/core/sql/parser';
@@ -107,22 +106,5 @@ describe('built-in catalog: attribute notation, field selection and casts', () =
     }
     assert.deepEqual(fns(resolved("select 'x'::app.t", null)), ['cast to app.t:unknown']);
     assert.deepEqual(fns(resolved("select 'x'::text, 1::int, 'y'::information_schema.sql_identifier")), []);
-  });
-
-  it('loadBuiltins reads the built-ins once per fingerprint', async () => {
-    const reads: string[] = [];
-    const query = async (sql: string) => {
-      reads.push(sql);
-      return [['b', 'record_out', 'true']];
-    };
-    const first = await loadBuiltins([['h', 'fp-unit-1']], query);
-    const again = await loadBuiltins([['h', 'fp-unit-1']], query);
-    assert.equal(again, first);
-    assert.deepEqual(reads, [BUILTIN_FUNCTIONS_QUERY]);
-    assert.ok(first.onRow.has('record_out'));
-    await loadBuiltins([['h', 'fp-unit-2']], query);
-    await loadBuiltins([['h', '']], query);
-    await loadBuiltins([['h', '']], query);
-    assert.equal(reads.length, 4, 'a new fingerprint, and none at all, are read');
   });
 });

@@ -1,4 +1,4 @@
-import { BUILTIN_FINGERPRINT_QUERY, builtinsFromRows, type BuiltinFunctions } from './builtin-catalog';
+import { BUILTIN_FUNCTIONS_QUERY, builtinsFromRows, type BuiltinFunctions } from './builtin-catalog';
 import type { AttributeUse, ColumnUse, FunctionUse, SqlAnalysis, StatementFacts } from './facts';
 import { classifyFunction } from './function-catalog';
 
@@ -7,7 +7,8 @@ import { classifyFunction } from './function-catalog';
  * which is right only while no user function of the same name (an overload such as `public.length(int)`
  * that PostgreSQL may prefer) and no user operator exists. So the proxy reads the names of the user's
  * functions and operators from the upstream catalog, and every call of such a name is treated as the
- * user's own: unknown, decided by policy, never "safe".
+ * user's own: unknown, decided by policy, never "safe". It also tells what the parse tree alone cannot:
+ * whether `c.name` is a column or a call (attribute notation), and whether a cast runs user code.
  */
 export interface CatalogFacts {
   userFunctions: ReadonlySet<string>;
@@ -38,8 +39,8 @@ export interface CatalogColumn {
 /**
  * Rows tagged by their first column: 'f' function name, 'o' operator name, 't' user type name, 'c' a user
  * relation's column (relid, attnum, schema, table, column, relkind), 'd' a view's dependency on a base
- * column (view relid, base relid, base attnum), 'v' a view's definition, 'h' the fingerprint of the
- * built-in functions (builtin-catalog.ts). One Query, answered before the client's traffic flows.
+ * column (view relid, base relid, base attnum), 'v' a view's definition, 'b' a built-in function
+ * (builtin-catalog.ts). One Query, answered before the client's traffic flows.
  */
 export const CATALOG_QUERY = `SELECT 'f', p.proname FROM pg_catalog.pg_proc p
  WHERE p.pronamespace NOT IN ('pg_catalog'::pg_catalog.regnamespace, 'information_schema'::pg_catalog.regnamespace)
@@ -50,7 +51,7 @@ SELECT 't', t.typname FROM pg_catalog.pg_type t
    AND t.typtype <> 'e'
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type b
                     WHERE b.typnamespace = 'pg_catalog'::pg_catalog.regnamespace AND b.typname = t.typname);
-${BUILTIN_FINGERPRINT_QUERY};
+${BUILTIN_FUNCTIONS_QUERY};
 SELECT 'c', c.oid::text, a.attnum::text, n.nspname, c.relname, a.attname, c.relkind::text
   FROM pg_catalog.pg_attribute a
   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
@@ -65,12 +66,7 @@ SELECT 'v', c.oid::text, pg_catalog.pg_get_viewdef(c.oid)
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')`;
 
-/** The catalog facts from CATALOG_QUERY's rows; the built-ins from 'b' rows when not given. */
-export function catalogFromRows(
-  rows: string[][],
-  builtins: BuiltinFunctions = builtinsFromRows(rows),
-  now = Date.now(),
-): CatalogFacts {
+export function catalogFromRows(rows: string[][], now = Date.now()): CatalogFacts {
   const userFunctions = new Set<string>();
   const userOperators = new Set<string>();
   const userTypes = new Set<string>();
@@ -120,7 +116,7 @@ export function catalogFromRows(
     userFunctions,
     userOperators,
     userTypes,
-    builtins,
+    builtins: builtinsFromRows(rows),
     columns,
     relationColumns,
     viewSources,

@@ -34,7 +34,6 @@ import {
   type UpstreamTarget,
 } from './upstream';
 import { CATALOG_QUERY, catalogFromRows } from '../../core/sql/catalog';
-import { loadBuiltins } from '../../core/sql/builtin-catalog';
 import { OutputBatch } from './output-batch';
 import { DenialSubstitution, denialError } from './denial';
 import { ObligationTracker } from './obligations';
@@ -177,8 +176,7 @@ export class ClientSession {
       const gate = this.settings.gate;
       if (gate.catalogNeeded?.(this.settings.connection)) {
         const rows = await queryUpstream(up, CATALOG_QUERY, this.settings.upstream);
-        const builtins = await loadBuiltins(rows, (sql) => queryUpstream(up, sql, this.settings.upstream));
-        gate.setCatalog?.(this.settings.connection, catalogFromRows(rows, builtins));
+        gate.setCatalog?.(this.settings.connection, catalogFromRows(rows));
       }
       this.upstream = up.socket;
       this.upstreamKey = { processId: up.processId, secretKey: up.secretKey };
