@@ -227,6 +227,8 @@ describe('functions by allowlist: attribute notation, field selection and casts 
         "select checked_text 'calm'",
         "select array['calm']::checked_text[]",
         'select id from words where lower::checked_text is not null',
+        `select * from json_to_record('{"a": "calm"}') as x(a checked_text)`,
+        "select * from xmltable('/r' passing '<r><b>calm</b></r>' columns b checked_text path 'b') x",
       ]);
     });
 

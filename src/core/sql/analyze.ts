@@ -267,6 +267,12 @@ class StatementWalker {
       case 'TypeCast':
         this.typeCast(body.typeName);
         return this.walkFields(body, ['typeName']);
+      case 'ColumnDef':
+      case 'RangeTableFuncCol':
+        // In a query, a column definition list (json_to_record(…) AS x(a t), XMLTABLE) converts to its
+        // types; in CREATE/ALTER TABLE it only names them.
+        if (this.scopes.length) this.typeCast(body.typeName);
+        return this.walkFields(body, ['typeName']);
       case 'JoinExpr': {
         const read = this.collect(() => {
           this.walk(body.larg, 'larg');
