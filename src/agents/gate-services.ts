@@ -6,6 +6,7 @@ import type { Actor } from '../core/identity/actor';
 import { explainSql } from '../core/policy/explain';
 import { evaluateAnalysis } from '../core/policy/evaluate';
 import { analyzeSql } from '../core/sql/analyze';
+import { applyCatalog } from '../core/sql/catalog';
 import type { AirlockServices, MaskingSummary, PolicyExplanation } from './backend';
 
 type Effect = PolicyExplanation['effect'];
@@ -68,7 +69,7 @@ function maskingLineage(
   sql: string,
 ): { effect: Effect; lines: string[] } {
   if (!policy.masking) return { effect: 'allow', lines: [] };
-  const analysis = analyzeSql(sql);
+  const analysis = applyCatalog(analyzeSql(sql), undefined);
   if (!analysis.ok) return { effect: 'allow', lines: [] };
   const index = gate.maskIndex(connection, policy);
   const findings = analysis.statements.flatMap((s) =>

@@ -148,7 +148,7 @@ export class PolicyGate implements Gate {
       return hit.decision;
     }
     let analysis = this.resolvePrepared(context.sessionId, analyzed);
-    if (catalog) analysis = applyCatalog(analysis, catalog);
+    analysis = applyCatalog(analysis, catalog);
     const evaluated = this.withMaskingLineage(
       evaluateAnalysis(state.active.policy, analysis, context),
       analysis,

@@ -528,6 +528,64 @@ const DENIED: Case[] = [
     name: 'DO with RAISE NOTICE USING MESSAGE/DETAIL of a row (opaque code)',
     sql: 'do $$ declare r record; begin select * into r from customers limit 1; raise notice using message = r.email, detail = r.ssn; end $$',
   },
+
+  // Rows and masked columns into anything (issue 11 §4): every function, operator, cast, aggregate, window
+  // function or type I/O function that receives a row or a masked column uses what it reads — in call
+  // notation, attribute notation (c.f is f(c)) and field selection ((v).f is f(v)), built-ins the curated
+  // function list does not know included.
+  { name: 'attribute notation: c.record_send', sql: 'select c.record_send from customers c' },
+  { name: 'attribute notation: c.record_out', sql: 'select c.record_out from customers c' },
+  { name: 'attribute notation: c.hash_record', sql: 'select c.hash_record from customers c' },
+  { name: 'attribute notation of an aggregate: c.array_agg', sql: 'select c.array_agg from customers c' },
+  {
+    name: 'attribute notation on the view: x.record_out',
+    sql: 'select x.record_out from customer_contacts x',
+  },
+  { name: 'field selection: (c).record_out', sql: 'select (c).record_out from customers c' },
+  { name: 'field selection: (c.*).record_send', sql: 'select (c.*).record_send from customers c' },
+  {
+    name: 'field selection on a row: (row(full_name, ssn)).record_out',
+    sql: 'select (row(full_name, ssn)).record_out from customers',
+  },
+  { name: 'field selection on a masked column: (email).md5', sql: 'select (email).md5 from customers' },
+  { name: 'field selection on a masked column: (ssn).reverse', sql: 'select (ssn).reverse from customers' },
+  {
+    name: 'attribute notation in WHERE: c.record_out like …',
+    sql: "select id from customers c where c.record_out like '%Knuth%'",
+  },
+  { name: 'type I/O: record_out(c)', sql: 'select record_out(c) from customers c' },
+  { name: 'type I/O: record_send(c)', sql: 'select record_send(c) from customers c' },
+  { name: 'type I/O: textin(record_out(c))', sql: 'select textin(record_out(c)) from customers c' },
+  { name: 'cast of the row: c::text::bytea', sql: 'select c::text::bytea from customers c' },
+  { name: 'cast of the row: c::json', sql: 'select c::json from customers c' },
+  { name: 'cast of the row: CAST(c AS text)', sql: 'select cast(c as text) from customers c' },
+  { name: 'cast of a masked column: email::bytea', sql: 'select email::bytea from customers' },
+  { name: 'cast of a masked column: CAST(ssn AS bytea)', sql: 'select cast(ssn as bytea) from customers' },
+  { name: 'row comparison: c = c', sql: 'select c = c from customers c' },
+  { name: 'row test: c IS NULL', sql: 'select c is null from customers c' },
+  { name: 'row comparison: c IS DISTINCT FROM c', sql: 'select c is distinct from c from customers c' },
+  { name: 'aggregate of rows: json_agg(c)', sql: 'select json_agg(c) from customers c' },
+  { name: 'aggregate of rows: array_agg(c)', sql: 'select array_agg(c) from customers c' },
+  {
+    name: "aggregate of a masked column: string_agg(email, ',')",
+    sql: "select string_agg(email, ',') from customers",
+  },
+  {
+    name: 'window function on the row: first_value(c) over ()',
+    sql: 'select first_value(c) over () from customers c',
+  },
+  {
+    name: 'variadic: concat(VARIADIC array[email])',
+    sql: 'select concat(variadic array[email]) from customers',
+  },
+  {
+    name: 'variadic: json_build_array(VARIADIC array[ssn])',
+    sql: 'select json_build_array(variadic array[ssn]) from customers',
+  },
+  {
+    name: 'named argument: parse_ident(str => full_name)',
+    sql: 'select parse_ident(str => full_name) from customers',
+  },
 ];
 
 /** Allowed, and nothing sensitive reaches the client. */

@@ -1,6 +1,7 @@
 import type { PolicyDocument } from './document';
 import { describeFunction, evaluateAnalysis, type EvaluationContext } from './evaluate';
 import { analyzeSql } from '../sql/analyze';
+import { applyCatalog } from '../sql/catalog';
 import { qualifiedName } from '../sql/facts';
 
 /**
@@ -13,7 +14,8 @@ export function explainSql(
   context: EvaluationContext,
   policyLabel = 'policy',
 ): { text: string; effect: 'allow' | 'deny' | 'review' } {
-  const analysis = analyzeSql(sql);
+  // Offline: no database catalog, so attribute notation is resolved from the names Airlock knows.
+  const analysis = applyCatalog(analyzeSql(sql), undefined);
   const decision = evaluateAnalysis(policy, analysis, context);
   const lines: string[] = [];
   if (!analysis.ok) {

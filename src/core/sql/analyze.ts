@@ -1,6 +1,7 @@
 import { classifyFunction } from './function-catalog';
 import { isObj, parseStatements, type ParseNode } from './parser';
 import type {
+  AttributeUse,
   ColumnUsage,
   ColumnUse,
   FunctionUse,
@@ -46,6 +47,9 @@ function searchPathDemotesCatalog(values: Array<string | undefined>): boolean {
     .filter(Boolean);
   return names.indexOf('pg_catalog') > 0;
 }
+
+/** Schemas whose types and functions are the server's own. */
+const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema']);
 
 const DCL = new Set([
   'GrantStmt',
@@ -174,7 +178,16 @@ const FALSY = new Set(['false', 'off', '0', 'no']);
  */
 interface Scope {
   ctes: Map<string, string[]>;
-  from: Map<string, { relations: string[]; table: boolean }>;
+  /** value: a function's result, which may be a scalar (x.f may then call any one-argument f on it). */
+  from: Map<string, { relations: string[]; table: boolean; value?: boolean }>;
+}
+
+/** The name an unaliased function in FROM goes by: its own (a single function, not ROWS FROM). */
+function functionAlias(body: Obj): string | undefined {
+  const fns = Array.isArray(body.functions) ? body.functions : [];
+  const items = fns.length === 1 && isObj(fns[0]) && isObj(fns[0].List) ? fns[0].List.items : undefined;
+  const call = Array.isArray(items) && isObj(items[0]) && isObj(items[0].FuncCall) ? items[0].FuncCall : null;
+  return body.is_rowsfrom || !call ? undefined : names(call.funcname).pop();
 }
 
 class StatementWalker {
@@ -182,6 +195,8 @@ class StatementWalker {
   readonly functions: FunctionUse[] = [];
   readonly columns: ColumnUse[] = [];
   readonly operators: string[] = [];
+  readonly attributes: AttributeUse[] = [];
+  readonly castTypes: string[] = [];
   /** How a column reference met now is used (see ColumnUsage). */
   private usage: ColumnUsage = 'expression';
   /** Inside a set operation or a recursive CTE, a plain output column is derived: the server loses its origin. */
@@ -242,6 +257,22 @@ class StatementWalker {
         return this.walkFields(body, ['name']);
       case 'ColumnRef':
         return this.columnRef(body);
+      case 'A_Indirection':
+        // (value).name is a field of a composite value — or the function name(value).
+        for (const i of Array.isArray(body.indirection) ? body.indirection : []) {
+          const name = str(i);
+          if (name !== undefined) this.attributes.push({ name });
+        }
+        return this.walkFields(body, []);
+      case 'TypeCast':
+        this.typeCast(body.typeName);
+        return this.walkFields(body, ['typeName']);
+      case 'ColumnDef':
+      case 'RangeTableFuncCol':
+        // In a query, a column definition list (json_to_record(…) AS x(a t), XMLTABLE) converts to its
+        // types; in CREATE/ALTER TABLE it only names them.
+        if (this.scopes.length) this.typeCast(body.typeName);
+        return this.walkFields(body, ['typeName']);
       case 'JoinExpr': {
         const read = this.collect(() => {
           this.walk(body.larg, 'larg');
@@ -273,9 +304,14 @@ class StatementWalker {
         const read = this.collect(() =>
           this.withContext(this.usage, keep, () => this.walkFields(body, ['alias'])),
         );
-        const alias = isObj(body.alias) ? (body.alias.aliasname as string) : undefined;
+        const value = type === 'RangeFunction';
+        const alias = isObj(body.alias)
+          ? (body.alias.aliasname as string)
+          : value
+            ? functionAlias(body)
+            : undefined;
         if (alias)
-          this.scopes[this.scopes.length - 1]?.from.set(alias, { relations: [...read], table: false });
+          this.scopes[this.scopes.length - 1]?.from.set(alias, { relations: [...read], table: false, value });
         return;
       }
       default:
@@ -582,6 +618,18 @@ class StatementWalker {
     }
   }
 
+  /**
+   * A cast to a type outside pg_catalog runs the type's input function, a domain's CHECK expressions or
+   * a user cast: user code. Unqualified names are pg_catalog's unless the catalog has a user type.
+   */
+  private typeCast(typeName: unknown): void {
+    const parts = isObj(typeName) ? names(typeName.names) : [];
+    if (parts.length === 1 && !this.castTypes.includes(parts[0])) this.castTypes.push(parts[0]);
+    if (parts.length > 1 && !SYSTEM_SCHEMAS.has(parts[parts.length - 2])) {
+      this.functions.push({ name: `cast to ${parts.join('.')}`, classification: { class: 'unknown' } });
+    }
+  }
+
   private columnRef(body: Obj): void {
     const fields = Array.isArray(body.fields) ? body.fields : [];
     const parts = fields.map((f) => (isObj(f) && 'A_Star' in f ? '*' : (str(f) ?? '?')));
@@ -615,16 +663,15 @@ class StatementWalker {
     } else {
       const col = parts[parts.length - 1];
       const source = lookup(parts[parts.length - 2]);
-      const fn = classifyFunction(col);
-      if (source && col !== '*' && fn.class !== 'unknown') {
-        // Attribute notation: c.to_jsonb is to_jsonb(c) when c has no such column — a whole-row call.
-        this.functions.push({ name: col, classification: fn });
-        this.columns.push({
-          relations: source.relations.length ? source.relations : ['*'],
-          column: '*',
-          usage: usage === 'output' ? 'expression' : usage,
-        });
-        return;
+      // Attribute notation: c.to_jsonb is to_jsonb(c) when c has no column to_jsonb, a call on the whole
+      // row. Only the catalog knows c's columns and the database's functions (catalog.ts decides). A
+      // function's result (g in generate_series(1, 2) g), or a name the walker does not place, may be a
+      // scalar value, which any one-argument function takes.
+      if (col !== '*' && source && !source.value) {
+        const relations = source.relations.length ? source.relations : ['*'];
+        this.attributes.push({ name: col, row: { relations, table: source.table, usage } });
+      } else if (col !== '*') {
+        this.attributes.push({ name: col });
       }
       // Through a subquery or CTE alias a column's name may differ from its source's: every column of
       // what it reads is a candidate.
@@ -922,6 +969,8 @@ function factsOf(stmt: ParseNode, text: string): { facts: StatementFacts; number
     functions: w.functions,
     columns: dedupeColumns(w.columns),
     operators: w.operators,
+    ...(w.attributes.length ? { attributes: w.attributes } : {}),
+    ...(w.castTypes.length ? { castTypes: w.castTypes } : {}),
     details: c.details ?? {},
     problems: w.problems,
   };

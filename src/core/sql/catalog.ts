@@ -1,15 +1,22 @@
-import type { SqlAnalysis, StatementFacts } from './facts';
+import { BUILTIN_FUNCTIONS_QUERY, builtinsFromRows, type BuiltinFunctions } from './builtin-catalog';
+import type { AttributeUse, ColumnUse, FunctionUse, SqlAnalysis, StatementFacts } from './facts';
+import { classifyFunction } from './function-catalog';
 
 /**
  * What the database itself defines that changes how names resolve. Built-ins are classified by name,
  * which is right only while no user function of the same name (an overload such as `public.length(int)`
  * that PostgreSQL may prefer) and no user operator exists. So the proxy reads the names of the user's
  * functions and operators from the upstream catalog, and every call of such a name is treated as the
- * user's own: unknown, decided by policy, never "safe".
+ * user's own: unknown, decided by policy, never "safe". It also tells what the parse tree alone cannot:
+ * whether `c.name` is a column or a call (attribute notation), and whether a cast runs user code.
  */
 export interface CatalogFacts {
   userFunctions: ReadonlySet<string>;
   userOperators: ReadonlySet<string>;
+  /** User types (not enums) whose names pg_catalog does not have: a cast to one runs user code. */
+  userTypes: ReadonlySet<string>;
+  /** The server's own functions that attribute notation can call (builtin-catalog.ts). */
+  builtins: BuiltinFunctions;
   /** User relations' columns by `relid:attnum` (what RowDescription names), and by relation. */
   columns: ReadonlyMap<string, CatalogColumn>;
   relationColumns: ReadonlyMap<string, CatalogColumn[]>;
@@ -30,14 +37,21 @@ export interface CatalogColumn {
 }
 
 /**
- * Rows tagged by their first column: 'f' function name, 'o' operator name, 'c' a user relation's column
- * (relid, attnum, schema, table, column, relkind), 'd' a view's dependency on a base column (view relid,
- * base relid, base attnum), 'v' a view's definition. One Query, answered before the client's traffic flows.
+ * Rows tagged by their first column: 'f' function name, 'o' operator name, 't' user type name, 'c' a user
+ * relation's column (relid, attnum, schema, table, column, relkind), 'd' a view's dependency on a base
+ * column (view relid, base relid, base attnum), 'v' a view's definition, 'b' a built-in function
+ * (builtin-catalog.ts). One Query, answered before the client's traffic flows.
  */
 export const CATALOG_QUERY = `SELECT 'f', p.proname FROM pg_catalog.pg_proc p
  WHERE p.pronamespace NOT IN ('pg_catalog'::pg_catalog.regnamespace, 'information_schema'::pg_catalog.regnamespace)
 UNION
 SELECT 'o', o.oprname FROM pg_catalog.pg_operator o WHERE o.oprnamespace <> 'pg_catalog'::pg_catalog.regnamespace;
+SELECT 't', t.typname FROM pg_catalog.pg_type t
+ WHERE t.typnamespace NOT IN ('pg_catalog'::pg_catalog.regnamespace, 'information_schema'::pg_catalog.regnamespace)
+   AND t.typtype <> 'e'
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type b
+                    WHERE b.typnamespace = 'pg_catalog'::pg_catalog.regnamespace AND b.typname = t.typname);
+${BUILTIN_FUNCTIONS_QUERY};
 SELECT 'c', c.oid::text, a.attnum::text, n.nspname, c.relname, a.attname, c.relkind::text
   FROM pg_catalog.pg_attribute a
   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
@@ -55,6 +69,7 @@ SELECT 'v', c.oid::text, pg_catalog.pg_get_viewdef(c.oid)
 export function catalogFromRows(rows: string[][], now = Date.now()): CatalogFacts {
   const userFunctions = new Set<string>();
   const userOperators = new Set<string>();
+  const userTypes = new Set<string>();
   const columns = new Map<string, CatalogColumn>();
   const relationColumns = new Map<string, CatalogColumn[]>();
   const viewSources = new Map<string, string[]>();
@@ -66,6 +81,9 @@ export function catalogFromRows(rows: string[][], now = Date.now()): CatalogFact
         break;
       case 'o':
         userOperators.add(row[1]);
+        break;
+      case 't':
+        userTypes.add(row[1]);
         break;
       case 'c': {
         const [, relid, attnum, schema, table, column, relkind] = row;
@@ -97,6 +115,8 @@ export function catalogFromRows(rows: string[][], now = Date.now()): CatalogFact
   return {
     userFunctions,
     userOperators,
+    userTypes,
+    builtins: builtinsFromRows(rows),
     columns,
     relationColumns,
     viewSources,
@@ -105,55 +125,90 @@ export function catalogFromRows(rows: string[][], now = Date.now()): CatalogFact
   };
 }
 
-/** Qualified references `x.f` where f is a user function: attribute notation, PostgreSQL calls f(x). */
-function attributeCalls(s: StatementFacts, catalog: CatalogFacts) {
-  return s.columns.filter((c) => c.column !== '*' && catalog.userFunctions.has(c.column));
-}
-
-function shadowed(s: StatementFacts, catalog: CatalogFacts): boolean {
-  return (
-    s.functions.some(
-      (f) => f.classification.class === 'safe' && !f.schema && catalog.userFunctions.has(f.name),
-    ) ||
-    s.operators.some((o) => catalog.userOperators.has(o)) ||
-    attributeCalls(s, catalog).length > 0
-  );
+/** Whether a FROM item's relation has a column of that name: for every table the name may mean. */
+function hasColumn(catalog: CatalogFacts, relation: string, column: string): boolean {
+  const candidates = relation.includes('.')
+    ? [catalog.relationColumns.get(relation)]
+    : [...catalog.relationColumns].filter(([name]) => name.endsWith(`.${relation}`)).map(([, cols]) => cols);
+  return candidates.length > 0 && candidates.every((cols) => cols?.some((c) => c.column === column));
 }
 
 /**
- * The analysis with every call that may resolve to a user function or operator made `unknown`, and
- * every column name that is also a user function's name taken as that function called on the row.
+ * Whether PostgreSQL takes `x.name` / `(value).name` for the call name(x): x has no column of that name
+ * (known only for tables) and the database has a function of that name taking such an argument — on a
+ * row, one taking record, a polymorphic type or "any". Without the server's built-ins, the names
+ * function-catalog.ts knows stand for them.
  */
-export function applyCatalog(analysis: SqlAnalysis, catalog: CatalogFacts): SqlAnalysis {
-  if (!analysis.ok || (catalog.userFunctions.size === 0 && catalog.userOperators.size === 0)) return analysis;
-  if (!analysis.statements.some((s) => shadowed(s, catalog))) return analysis;
-  return {
-    ...analysis,
-    statements: analysis.statements.map((s) => {
-      if (!shadowed(s, catalog)) return s;
-      const calls = attributeCalls(s, catalog);
-      return {
-        ...s,
-        functions: [
-          ...s.functions.map((f) =>
-            f.classification.class === 'safe' && !f.schema && catalog.userFunctions.has(f.name)
-              ? { ...f, classification: { class: 'unknown' as const } }
-              : f,
-          ),
-          ...s.operators
-            .filter((o) => catalog.userOperators.has(o))
-            .map((o) => ({ name: `operator(${o})`, classification: { class: 'unknown' as const } })),
-          ...calls.map((c) => ({ name: c.column, classification: { class: 'unknown' as const } })),
-        ],
-        columns: [
-          ...s.columns,
-          ...calls.map((c) => ({
-            ...c,
-            column: '*',
-            usage: c.usage === 'output' ? ('expression' as const) : c.usage,
-          })),
-        ],
-      };
-    }),
+function isCall(a: AttributeUse, catalog: CatalogFacts | undefined): boolean {
+  if (a.row?.table && catalog && a.row.relations.every((r) => hasColumn(catalog, r, a.name))) return false;
+  if (catalog?.userFunctions.has(a.name)) return true;
+  if (!catalog?.builtins.oneArgument.size) return classifyFunction(a.name).class !== 'unknown';
+  return (a.row ? catalog.builtins.onRow : catalog.builtins.oneArgument).has(a.name);
+}
+
+/** What a call in attribute notation uses: the function, and (on a FROM item) its whole row. */
+function attributeCall(
+  a: AttributeUse,
+  catalog: CatalogFacts | undefined,
+): { fn: FunctionUse; row?: ColumnUse } {
+  const user = catalog?.userFunctions.has(a.name) ?? false;
+  const fn = {
+    name: a.name,
+    classification: user ? { class: 'unknown' as const } : classifyFunction(a.name),
   };
+  if (!a.row) return { fn };
+  const { relations, usage } = a.row;
+  return {
+    fn,
+    row: {
+      relation: relations.length === 1 && relations[0] !== '*' ? relations[0] : undefined,
+      relations,
+      column: '*',
+      usage: usage === 'output' ? 'expression' : usage,
+    },
+  };
+}
+
+/** The whole-row uses of the calls, once each. */
+function wholeRows(calls: Array<{ row?: ColumnUse }>): ColumnUse[] {
+  const rows = new Map<string, ColumnUse>();
+  for (const { row } of calls) if (row) rows.set(`${row.relations.join(',')}\0${row.usage}`, row);
+  return [...rows.values()];
+}
+
+/**
+ * The statement as the database will run it: attribute-notation calls made calls (the function used, the
+ * row read as an expression), casts to user types made uses of an unknown function, and every call or
+ * operator that may resolve to a user's own made `unknown`, decided by policy, never "safe".
+ */
+function resolve(s: StatementFacts, catalog: CatalogFacts | undefined): StatementFacts {
+  const calls = (s.attributes ?? []).filter((a) => isCall(a, catalog)).map((a) => attributeCall(a, catalog));
+  const casts = catalog ? (s.castTypes ?? []).filter((t) => catalog.userTypes.has(t)) : [];
+  const shadows = (f: FunctionUse) =>
+    catalog !== undefined &&
+    f.classification.class === 'safe' &&
+    !f.schema &&
+    catalog.userFunctions.has(f.name);
+  const operators = catalog ? s.operators.filter((o) => catalog.userOperators.has(o)) : [];
+  if (!calls.length && !casts.length && !operators.length && !s.functions.some(shadows)) return s;
+  return {
+    ...s,
+    functions: [
+      ...s.functions.map((f) => (shadows(f) ? { ...f, classification: { class: 'unknown' as const } } : f)),
+      ...operators.map((o) => ({ name: `operator(${o})`, classification: { class: 'unknown' as const } })),
+      ...casts.map((t) => ({ name: `cast to ${t}`, classification: { class: 'unknown' as const } })),
+      ...calls.map((c) => c.fn),
+    ],
+    columns: [...s.columns, ...wholeRows(calls)],
+  };
+}
+
+/**
+ * Resolves what only the database's catalog can tell (see resolve); without a catalog (none loaded yet,
+ * or an offline explanation), conservatively from the names function-catalog.ts knows.
+ */
+export function applyCatalog(analysis: SqlAnalysis, catalog: CatalogFacts | undefined): SqlAnalysis {
+  if (!analysis.ok) return analysis;
+  const statements = analysis.statements.map((s) => resolve(s, catalog));
+  return statements.every((s, i) => s === analysis.statements[i]) ? analysis : { ...analysis, statements };
 }

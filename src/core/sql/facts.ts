@@ -71,6 +71,16 @@ export interface ColumnUse {
   usage: ColumnUsage;
 }
 
+/**
+ * `x.name` with x a FROM item, or `(value).name`: a column or field — or, in PostgreSQL's attribute
+ * notation, the function `name(x)`. Which one only the database's catalog can tell (catalog.ts).
+ */
+export interface AttributeUse {
+  name: string;
+  /** Set when x is a FROM item: a call reads its whole row (a table's may have a column `name`). */
+  row?: { relations: string[]; table: boolean; usage: ColumnUsage };
+}
+
 export interface StatementFacts {
   /** The statement's own text within the string the client sent. */
   text: string;
@@ -81,6 +91,10 @@ export interface StatementFacts {
   relations: RelationAccess[];
   functions: FunctionUse[];
   columns: ColumnUse[];
+  /** Names that may be function calls on what precedes them (resolved by catalog.ts). */
+  attributes?: AttributeUse[];
+  /** Types cast to by an unqualified name: a user type's cast runs user code (resolved by catalog.ts). */
+  castTypes?: string[];
   /** Operators used without a schema (`=`, `||`, `===`): built-in unless the database defines its own. */
   operators: string[];
   /** Names: the setting a SET changes, the prepared statement PREPARE/EXECUTE names, the COPY target. */
