@@ -173,6 +173,7 @@ export function evaluateStatement(
       hint: 'Rewrite it in plain SQL Airlock can analyse.',
     };
   }
+  if (f.flags.includes('lexical-setting')) return lexicalDenial(f);
   let review: PolicyRule | undefined;
   let allow: PolicyRule | undefined;
   let obligations: Obligations = {};
@@ -193,6 +194,22 @@ export function evaluateStatement(
   if (review?.review) return { effect: 'review', rule: review.name, review: review.review, obligations };
   if (allow) return { effect: 'allow', rule: allow.name, obligations };
   return { effect: 'deny', rule: 'default', reason: defaultDenialReason(policy, f, ctx), hint: DEFAULT_HINT };
+}
+
+/**
+ * A statement that would make the server lex SQL unlike Airlock's parser: one text would be one statement
+ * to Airlock and another to the server, so no policy can allow it.
+ */
+function lexicalDenial(f: StatementFacts): StatementDecision {
+  const settings = (f.details.lexical ?? []).join(', ');
+  return {
+    effect: 'deny',
+    rule: 'lexical-environment',
+    reason:
+      `${f.command} would change ${settings}, and with it how the server reads SQL text; Airlock lexes SQL with ` +
+      'standard_conforming_strings=on and UTF-8 (client_encoding UTF8 or SQL_ASCII) and refuses any other value',
+    hint: "Use E'…' strings for backslash escapes; set PGCLIENTENCODING=UTF8 (or the driver's client encoding to UTF8).",
+  };
 }
 
 /** Why nothing allowed it: the closest rule (one that covers the statement's kind) and what it lacked. */
