@@ -143,6 +143,14 @@ describe('analysis cache', () => {
     cache.analyze('select * from t where id = 1');
     cache.analyze('select * from t where id = 2');
     assert.equal(cache.hits, 1);
+    // A number in an ordinary SET decides nothing; in SET transaction_read_only it does.
+    cache.analyze('set statement_timeout = 5000');
+    cache.analyze('set statement_timeout = 6000');
+    assert.equal(cache.hits, 2);
+    const on = cache.analyze('set transaction_read_only = 1');
+    const off = cache.analyze('set transaction_read_only = 0');
+    assert.ok(on.ok && off.ok);
+    assert.deepEqual([on.statements[0].flags, off.statements[0].flags], [[], ['read-write-transaction']]);
     const a = cache.analyze('explain (analyze 0) delete from t');
     const b = cache.analyze('explain (analyze 1) delete from t');
     assert.ok(a.ok && b.ok);

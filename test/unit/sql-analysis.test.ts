@@ -184,6 +184,22 @@ describe('statement analysis (libpg-query parse tree)', () => {
     ]) {
       assert.ok(!lexical(sql), sql);
     }
+    // Settings for sessions to come, or for a function's calls, are also DDL/DCL (denied by read-only).
+    for (const [sql, kind] of [
+      ['alter role r set default_transaction_read_only = off', 'dcl'],
+      ['alter role r in database d set transaction_read_only = off', 'dcl'],
+      ['alter system set default_transaction_read_only = off', 'dcl'],
+      ['alter database d set default_transaction_read_only = off', 'ddl'],
+      [
+        "create function f() returns int language sql set default_transaction_read_only = off as 'select 1'",
+        'ddl',
+      ],
+      ['alter function f() set default_transaction_read_only = off', 'ddl'],
+    ]) {
+      const f = one(sql);
+      assert.equal(f.kind, kind, sql);
+      assert.ok(f.flags.includes('read-write-transaction'), sql);
+    }
     assert.deepEqual(one("select set_config('client_encoding', 'sjis', false)").details.lexical, [
       'client_encoding',
     ]);

@@ -62,11 +62,18 @@ const LEXICAL_SETTINGS: Record<string, (value: string) => boolean> = {
 };
 
 /**
- * How a statement changes a setting: to a value it shows (`value`, one entry per list item, undefined
- * where an item is not a constant), back to its reset value (`reset`: RESET, SET … TO DEFAULT), or to
- * its current value (`current`: SET … FROM CURRENT).
+ * How a statement changes a setting: to the value its argument nodes give (`value`: a list for SET, one
+ * expression for set_config), back to its reset value (`reset`: RESET, SET … TO DEFAULT), or to its
+ * current value (`current`: SET … FROM CURRENT).
  */
-type SettingChange = { to: 'value'; values: Array<string | undefined> } | { to: 'reset' | 'current' };
+type SettingChange = { to: 'value'; args: unknown[] } | { to: 'reset' | 'current' };
+
+/** Whether a change of this setting can raise a flag: only then are its values read (constText). */
+const flaggable = (name: string) =>
+  READ_ONLY_SETTINGS.has(name) ||
+  SECURITY_SETTINGS.has(name) ||
+  name === 'search_path' ||
+  name in LEXICAL_SETTINGS;
 
 /**
  * Flags a change of one setting, whatever spelled it (SET, SET LOCAL, RESET, set_config, a startup
@@ -74,13 +81,16 @@ type SettingChange = { to: 'value'; values: Array<string | undefined> } | { to: 
  * setting's resulting value, never from the spelling.
  */
 function flagSettingChange(name: string, change: SettingChange, w: StatementWalker): void {
-  const value = change.to === 'value' && change.values.length === 1 ? change.values[0] : undefined;
+  // Values of other settings are never read, so their numbers never key the analysis cache exactly.
+  if (!flaggable(name)) return;
+  const values = change.to === 'value' ? change.args.map((a) => constText(a, w)) : [];
+  const value = values.length === 1 ? values[0] : undefined;
   // A reset value comes from server configuration the statement does not show: not provably read-only
   // (the proxy's startup pin makes it so for read-only policies, but the analysis cannot rely on that).
   if (READ_ONLY_SETTINGS.has(name) && !(value !== undefined && TRUTHY.has(value.toLowerCase())))
     w.flags.add('read-write-transaction');
   if (SECURITY_SETTINGS.has(name)) w.flags.add('security-setting');
-  if (name === 'search_path' && (change.to !== 'value' || searchPathDemotesCatalog(change.values)))
+  if (name === 'search_path' && (change.to !== 'value' || searchPathDemotesCatalog(values)))
     w.flags.add('security-setting');
   const lexical = LEXICAL_SETTINGS[name];
   // RESET and SET … TO DEFAULT are fine ONLY because the proxy pins these settings in the upstream
@@ -93,9 +103,8 @@ function flagSettingChange(name: string, change: SettingChange, w: StatementWalk
 }
 
 /** A VariableSetStmt's change (kinds VAR_SET_VALUE, VAR_SET_DEFAULT, VAR_SET_CURRENT, VAR_RESET). */
-function variableSetChange(body: Obj, w: StatementWalker): SettingChange {
-  if (body.kind === 'VAR_SET_VALUE')
-    return { to: 'value', values: (Array.isArray(body.args) ? body.args : []).map((a) => constText(a, w)) };
+function variableSetChange(body: Obj): SettingChange {
+  if (body.kind === 'VAR_SET_VALUE') return { to: 'value', args: Array.isArray(body.args) ? body.args : [] };
   return { to: body.kind === 'VAR_SET_CURRENT' ? 'current' : 'reset' };
 }
 
@@ -105,7 +114,7 @@ function flagVariableSet(body: Obj, w: StatementWalker): void {
   if (name === 'transaction' || name === 'session characteristics') {
     if (asksReadWrite(body.args, w)) w.flags.add('read-write-transaction');
   } else if (body.kind !== 'VAR_RESET_ALL') {
-    flagSettingChange(name, variableSetChange(body, w), w);
+    flagSettingChange(name, variableSetChange(body), w);
   }
 }
 
@@ -697,7 +706,7 @@ class StatementWalker {
       const named = constText(args[0], this);
       const settings = named !== undefined ? [named] : this.settingsRowNames(args[0]);
       if (settings) {
-        const change: SettingChange = { to: 'value', values: [constText(args[1], this)] };
+        const change: SettingChange = { to: 'value', args: [args[1]] };
         for (const setting of settings) flagSettingChange(setting.toLowerCase(), change, this);
         classification = { class: 'safe' };
       }
