@@ -208,7 +208,8 @@ function lexicalDenial(f: StatementFacts): StatementDecision {
     reason:
       `${f.command} would change ${settings}, and with it how the server reads SQL text; Airlock lexes SQL with ` +
       'standard_conforming_strings=on and UTF-8 (client_encoding UTF8 or SQL_ASCII) and refuses any other value',
-    hint: "Use E'…' strings for backslash escapes; set PGCLIENTENCODING=UTF8 (or the driver's client encoding to UTF8).",
+    // ASCII only: a client refused for its encoding reads this message in that encoding.
+    hint: "Use E'...' strings for backslash escapes; set PGCLIENTENCODING=UTF8 (or the driver's client encoding to UTF8).",
   };
 }
 
