@@ -135,6 +135,23 @@ describe('pg_dump and pg_restore through the proxy', function () {
     assertSameText(xv.stderr, dv.stderr, 'pg_dump -v progress messages through the proxy');
   });
 
+  it('under the read-only preset, a plain dump (and a schema-only one) is identical to a direct one', async () => {
+    // pg_dump 15.8+ runs `SELECT set_config(name, …) FROM pg_settings WHERE name = …` and takes
+    // LOCK TABLE … IN ACCESS SHARE MODE on every table it dumps: both are reads.
+    const readOnly = await proxyFor(sharedCluster(), { database: SRC, config: { policy: 'read-only' } });
+    try {
+      for (const args of [[], ['-s']]) {
+        const d = await dumpDirect(args);
+        const x = await runOk(sharedCluster(), 'pg_dump', args, proxiedEnv(readOnly));
+        assert.equal(x.stderr, d.stderr);
+        assert.match(d.stdout, /CREATE FUNCTION shop\.order_count/);
+        assertSameText(stable(x.stdout), stable(d.stdout), `pg_dump ${args.join(' ')} under read-only`);
+      }
+    } finally {
+      await readOnly.close();
+    }
+  });
+
   it('a custom-format dump lists the same table of contents with pg_restore --list', async () => {
     const directFile = path.join(tmp, 'direct.dump');
     const proxiedFile = path.join(tmp, 'proxied.dump');

@@ -147,7 +147,6 @@ const CORPUS: Case[] = [
   { name: 'SELECT … FOR SHARE', sql: 'SELECT * FROM t FOR SHARE' },
   { name: 'FOR UPDATE in a subquery', sql: 'SELECT * FROM t WHERE id IN (SELECT id FROM t FOR UPDATE)' },
   { name: 'LOCK', sql: 'LOCK t' },
-  { name: 'LOCK … IN ACCESS SHARE MODE', sql: 'LOCK TABLE t IN ACCESS SHARE MODE' },
   { name: 'VACUUM', sql: 'VACUUM t' },
   { name: 'ANALYZE', sql: 'ANALYZE t' },
   { name: 'CHECKPOINT', sql: 'CHECKPOINT' },
@@ -189,8 +188,81 @@ const CORPUS: Case[] = [
   { name: 'SET default_transaction_read_only = off', sql: 'SET default_transaction_read_only = off' },
   { name: 'SET default_transaction_read_only TO false', sql: 'SET default_transaction_read_only TO false' },
   { name: 'SET transaction_read_only = off', sql: 'SET transaction_read_only = off' },
+  // every spelling that could leave read-only off: RESET, DEFAULT, FROM CURRENT, LOCAL, set_config, rules
+  { name: 'RESET transaction_read_only', sql: 'RESET transaction_read_only' },
+  {
+    name: 'BEGIN; RESET transaction_read_only; COMMIT AND CHAIN in one Query',
+    sql: 'BEGIN; RESET transaction_read_only; COMMIT AND CHAIN',
+  },
+  { name: 'SET transaction_read_only TO DEFAULT', sql: 'SET transaction_read_only TO DEFAULT' },
+  { name: 'SET LOCAL transaction_read_only TO DEFAULT', sql: 'SET LOCAL transaction_read_only TO DEFAULT' },
+  { name: 'SET LOCAL transaction_read_only = off', sql: 'SET LOCAL transaction_read_only = off' },
+  { name: 'RESET default_transaction_read_only', sql: 'RESET default_transaction_read_only' },
+  {
+    name: 'SET default_transaction_read_only TO DEFAULT',
+    sql: 'SET default_transaction_read_only TO DEFAULT',
+  },
+  {
+    name: 'SET default_transaction_read_only FROM CURRENT',
+    sql: 'SET default_transaction_read_only FROM CURRENT',
+  },
+  { name: 'SET "Default_Transaction_Read_Only" = \'of\'', sql: `SET "Default_Transaction_Read_Only" = 'of'` },
+  {
+    name: 'set_config of transaction_read_only, local',
+    sql: "SELECT set_config('transaction_read_only', 'off', true)",
+  },
+  {
+    name: 'set_config of default_transaction_read_only to a computed value',
+    sql: "SELECT set_config('default_transaction_read_only', lower('OFF'), false)",
+  },
+  {
+    name: 'set_config over pg_settings, WHERE naming transaction_read_only',
+    sql: "SELECT set_config(name, 'off', false) FROM pg_settings WHERE name = 'transaction_read_only'",
+  },
+  {
+    name: 'set_config over pg_settings, WHERE LIKE',
+    sql: "SELECT set_config(name, 'off', false) FROM pg_settings WHERE name LIKE '%transaction_read_only'",
+  },
+  {
+    name: 'UPDATE pg_settings (its rule calls set_config)',
+    sql: "UPDATE pg_settings SET setting = 'off' WHERE name = 'default_transaction_read_only'",
+  },
+  { name: 'BEGIN READ ONLY, READ WRITE (the last one wins)', sql: 'BEGIN READ ONLY, READ WRITE' },
+  {
+    name: 'SET SESSION CHARACTERISTICS … ISOLATION LEVEL SERIALIZABLE, READ WRITE',
+    sql: 'SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ WRITE',
+  },
+  {
+    name: 'ALTER DATABASE … SET default_transaction_read_only',
+    sql: 'ALTER DATABASE ro_bypass SET default_transaction_read_only = off',
+  },
+  {
+    name: 'a function SET clause turning read-only off',
+    sql: "CREATE FUNCTION rw() RETURNS int LANGUAGE sql SET default_transaction_read_only = off AS 'select 1'",
+  },
+  {
+    name: 'ALTER FUNCTION … SET default_transaction_read_only',
+    sql: 'ALTER FUNCTION myfunc() SET default_transaction_read_only = off',
+  },
   { name: 'SET ROLE', sql: 'SET ROLE postgres' },
+  { name: 'RESET ROLE', sql: 'RESET ROLE' },
   { name: 'SET SESSION AUTHORIZATION', sql: 'SET SESSION AUTHORIZATION postgres' },
+  { name: 'SET SESSION AUTHORIZATION DEFAULT', sql: 'SET SESSION AUTHORIZATION DEFAULT' },
+  { name: 'SET session_replication_role = replica', sql: 'SET session_replication_role = replica' },
+  { name: 'RESET session_replication_role', sql: 'RESET session_replication_role' },
+  {
+    name: 'set_config of session_replication_role',
+    sql: "SELECT set_config('session_replication_role', 'replica', false)",
+  },
+  { name: 'SET search_path FROM CURRENT', sql: 'SET search_path FROM CURRENT' },
+  // the lexical environment Airlock parses with
+  { name: 'SET standard_conforming_strings = off', sql: 'SET standard_conforming_strings = off' },
+  { name: "SET client_encoding = 'SJIS'", sql: "SET client_encoding = 'SJIS'" },
+  { name: "SET NAMES 'GBK'", sql: "SET NAMES 'GBK'" },
+  {
+    name: 'set_config of standard_conforming_strings',
+    sql: "SELECT set_config('standard_conforming_strings', 'off', false)",
+  },
   { name: 'PREPARE TRANSACTION', sql: "PREPARE TRANSACTION 'x'" },
   // plain writes
   {
@@ -209,7 +281,6 @@ const CORPUS: Case[] = [
   { name: 'nextval', sql: "SELECT nextval('seq')" },
   { name: 'setval', sql: "SELECT setval('seq', 1000)" },
   { name: 'pg_terminate_backend', sql: 'SELECT pg_terminate_backend(pg_backend_pid())' },
-  { name: 'txid_current', sql: 'SELECT txid_current()' },
   { name: 'pg_notify', sql: "SELECT pg_notify('ch', 'x')" },
   { name: 'NOTIFY', sql: 'NOTIFY ch' },
   // prepared statements
@@ -226,14 +297,32 @@ describe('read-only policy: ways around it are denied by Airlock and change noth
 
   const snapshot = async () => (await direct.query(SNAPSHOT_SQL)).rows[0] as Record<string, unknown>;
 
-  /** The session is still read-only, still the same role, and still answers. */
+  /**
+   * The session is still read-only (also in the next explicit transaction, where RESET
+   * transaction_read_only would bite), still the same role, still lexes as Airlock does, and answers.
+   */
   async function assertSessionIntact(client: pg.Client, what: string) {
     const { rows } = await client.query(
       `select current_user as u, session_user as s,
               current_setting('default_transaction_read_only') as d,
-              current_setting('transaction_read_only') as r`,
+              current_setting('transaction_read_only') as r,
+              current_setting('session_replication_role') as repl,
+              current_setting('standard_conforming_strings') as scs,
+              current_setting('client_encoding') as enc`,
     );
-    assert.deepEqual(rows, [{ u: 'postgres', s: 'postgres', d: 'on', r: 'on' }], `${what}: session changed`);
+    assert.deepEqual(
+      rows,
+      [{ u: 'postgres', s: 'postgres', d: 'on', r: 'on', repl: 'origin', scs: 'on', enc: 'UTF8' }],
+      `${what}: session changed`,
+    );
+    await client.query('BEGIN');
+    try {
+      assert.deepEqual((await client.query('SHOW transaction_read_only')).rows, [
+        { transaction_read_only: 'on' },
+      ]);
+    } finally {
+      await client.query('ROLLBACK');
+    }
   }
 
   /** Nothing in the database changed, no file appeared, nobody was notified. */
@@ -358,6 +447,25 @@ describe('read-only policy: ways around it are denied by Airlock and change noth
     }
   });
 
+  describe('the corpus, inside an explicit transaction', () => {
+    for (const c of CORPUS) {
+      it(c.name, async () => {
+        const before = await snapshot();
+        const client = await p.connect();
+        try {
+          await client.query('BEGIN');
+          await expectDenied(client.query(c.sql), c.sql);
+          await assert.rejects(client.query('select 1'), { code: '25P02' });
+          await client.query('ROLLBACK');
+          await assertSessionIntact(client, c.sql);
+          await assertNothingChanged(before, c.sql);
+        } finally {
+          await client.end();
+        }
+      });
+    }
+  });
+
   describe('targeted', () => {
     it('EXPLAIN (ANALYZE 0) DELETE is a plain EXPLAIN: allowed, and nothing is deleted', async () => {
       const before = await snapshot();
@@ -429,17 +537,98 @@ describe('read-only policy: ways around it are denied by Airlock and change noth
       }
     });
 
-    it('RESET and SET … TO DEFAULT of default_transaction_read_only keep the session read-only', async () => {
+    it('control, on the server directly: RESET transaction_read_only makes a read-only transaction read-write, COMMIT AND CHAIN keeps it', async () => {
+      // The proxy's pin, as a startup setting: the session's default is read-only.
+      const pinned = await directPg(sharedCluster(), DB, { options: '-c default_transaction_read_only=on' });
+      try {
+        await pinned.query('BEGIN');
+        assert.deepEqual((await pinned.query('SHOW transaction_read_only')).rows, [
+          { transaction_read_only: 'on' },
+        ]);
+        await pinned.query('RESET transaction_read_only');
+        assert.deepEqual((await pinned.query('SHOW transaction_read_only')).rows, [
+          { transaction_read_only: 'off' },
+        ]);
+        await pinned.query('COMMIT AND CHAIN');
+        assert.deepEqual((await pinned.query('SHOW transaction_read_only')).rows, [
+          { transaction_read_only: 'off' },
+        ]);
+        await pinned.query("UPDATE t SET name = 'written' WHERE id = 1"); // the server lets it write
+        await pinned.query('ROLLBACK');
+      } finally {
+        await pinned.end();
+      }
+    });
+
+    it('control, on the server directly: with the pin, RESET ALL, DISCARD ALL and DEFAULT return to read-only', async () => {
+      const pinned = await directPg(sharedCluster(), DB, { options: '-c default_transaction_read_only=on' });
+      try {
+        const dtro = async () =>
+          (await pinned.query('SHOW default_transaction_read_only')).rows[0].default_transaction_read_only;
+        for (const back of [
+          'RESET ALL',
+          'DISCARD ALL',
+          'RESET default_transaction_read_only',
+          'SET default_transaction_read_only TO DEFAULT',
+        ]) {
+          await pinned.query('SET default_transaction_read_only = off');
+          assert.equal(await dtro(), 'off');
+          await pinned.query(back);
+          assert.equal(await dtro(), 'on', back);
+        }
+      } finally {
+        await pinned.end();
+      }
+    });
+
+    it('through Airlock: RESET ALL and DISCARD ALL are allowed and leave the session read-only', async () => {
       const client = await p.connect();
       try {
-        await client.query('RESET default_transaction_read_only');
-        await assertSessionIntact(client, 'RESET default_transaction_read_only');
-        await client.query('SET default_transaction_read_only TO DEFAULT');
-        await assertSessionIntact(client, 'SET … TO DEFAULT');
         await client.query('RESET ALL');
         await assertSessionIntact(client, 'RESET ALL');
         await client.query('DISCARD ALL');
         await assertSessionIntact(client, 'DISCARD ALL');
+        await client.query({ text: 'RESET ALL', queryMode: 'extended' } as pg.QueryConfig);
+        await assertSessionIntact(client, 'RESET ALL (extended)');
+      } finally {
+        await client.end();
+      }
+    });
+
+    it('BEGIN, then RESET transaction_read_only as its own statement: denied, the transaction stays read-only', async () => {
+      const before = await snapshot();
+      const client = await p.connect();
+      try {
+        await client.query('BEGIN');
+        await expectDenied(
+          client.query('RESET transaction_read_only'),
+          'RESET transaction_read_only',
+          'default',
+        );
+        await assert.rejects(client.query('select 1'), { code: '25P02' });
+        await client.query('ROLLBACK');
+        await assertSessionIntact(client, 'after RESET transaction_read_only');
+        await assertNothingChanged(before, 'RESET transaction_read_only');
+      } finally {
+        await client.end();
+      }
+    });
+
+    it("pg_dump's set_config over pg_settings and LOCK … IN ACCESS SHARE MODE are allowed", async () => {
+      const client = await p.connect();
+      try {
+        const { rows } = await client.query(
+          "SELECT set_config(name, 'view, foreign-table', false) AS v FROM pg_settings WHERE name = 'restrict_nonsystem_relation_kind'",
+        );
+        assert.deepEqual(rows, [{ v: 'view, foreign-table' }]);
+        await client.query('BEGIN');
+        await client.query('LOCK TABLE t IN ACCESS SHARE MODE');
+        const locks = await direct.query(
+          "select mode from pg_locks where relation = 't'::regclass and pid <> pg_backend_pid()",
+        );
+        assert.deepEqual(locks.rows, [{ mode: 'AccessShareLock' }]);
+        await client.query('COMMIT');
+        await assertSessionIntact(client, 'LOCK IN ACCESS SHARE MODE');
       } finally {
         await client.end();
       }

@@ -96,8 +96,6 @@ const CASES: Array<[string, string | undefined, Expected]> = [
   // notify
   ['pg_notify', undefined, 'notify'],
   // transaction-control
-  ['txid_current', undefined, 'transaction-control'],
-  ['pg_current_xact_id', 'pg_catalog', 'transaction-control'],
   ['pg_export_snapshot', undefined, 'transaction-control'],
   // sleep
   ['pg_sleep', undefined, 'sleep'],
@@ -118,6 +116,10 @@ const CASES: Array<[string, string | undefined, Expected]> = [
   ['pg_stat_get_activity', undefined, 'safe'],
   ['txid_current_snapshot', undefined, 'safe'],
   ['pg_current_xact_id_if_assigned', undefined, 'safe'],
+  // assign the transaction an id if it has none (DataGrip's connection prologue): no data changes
+  ['txid_current', undefined, 'safe'],
+  ['pg_current_xact_id', 'pg_catalog', 'safe'],
+  ['txid_current_if_assigned', 'pg_catalog', 'safe'],
   ['currval', undefined, 'safe'],
   ['pg_sequence_last_value', undefined, 'safe'],
   ['xpath', undefined, 'safe'],

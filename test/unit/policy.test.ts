@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { analyzeSql } from '../../src/core/sql/analyze';
-import { AnalysisCache, analysisCacheKey } from '../../src/core/sql/analysis-cache';
 import { loadSqlParser } from '../../src/core/sql/parser';
 import { evaluateAnalysis, type EvaluationContext } from '../../src/core/policy/evaluate';
 import { parsePolicy, type PolicyDocument } from '../../src/core/policy/document';
@@ -117,6 +116,44 @@ rules:
     }
   });
 
+  it('denies a change of the lexical environment under every policy, before any rule, naming the setting', () => {
+    for (const [sql, setting] of [
+      ['set standard_conforming_strings = off', 'standard_conforming_strings'],
+      ["set client_encoding = 'SJIS'", 'client_encoding'],
+      ["select 1; select set_config('client_encoding', 'gbk', false)", 'client_encoding'],
+    ]) {
+      for (const p of [PRESETS['allow-all'], PRESETS['read-only'], policy]) {
+        const d = decide(p, sql);
+        assert.equal(d.effect, 'deny', `${p.name}: ${sql}`);
+        assert.equal(d.rule, 'lexical-environment');
+        assert.match(d.effect === 'deny' ? d.reason : '', new RegExp(`change ${setting}`));
+        assert.match(d.effect === 'deny' ? d.reason : '', /standard_conforming_strings=on and UTF-8/);
+        assert.match(d.effect === 'deny' ? d.hint : '', /PGCLIENTENCODING=UTF8/);
+      }
+    }
+    assert.equal(decide(PRESETS['read-only'], "set client_encoding = 'UTF8'").effect, 'allow');
+  });
+
+  it('read-only refuses RESET and DEFAULT of the read-only and security settings, allows RESET ALL', () => {
+    for (const sql of [
+      'reset transaction_read_only',
+      'set default_transaction_read_only to default',
+      'reset role',
+      'set session authorization default',
+      "select set_config('transaction_read_only', 'off', true)",
+    ]) {
+      assert.equal(decide(PRESETS['read-only'], sql).effect, 'deny', sql);
+      assert.equal(decide(PRESETS['allow-all'], sql).effect, 'allow', sql);
+    }
+    for (const sql of [
+      'reset all',
+      'discard all',
+      'set default_transaction_read_only = on',
+      'lock t in access share mode',
+    ])
+      assert.equal(decide(PRESETS['read-only'], sql).effect, 'allow', sql);
+  });
+
   it('knows when a policy can allow writes (else the upstream session is made read-only)', () => {
     assert.equal(allowsWrites(PRESETS['read-only'], 'x'), false);
     assert.equal(allowsWrites(PRESETS['allow-all'], 'x'), true);
@@ -179,58 +216,5 @@ rules:
         ),
       /rules\.0\.when\.kinds\.0 \(line 5\)/,
     );
-  });
-});
-
-describe('analysis cache', () => {
-  before(() => loadSqlParser());
-
-  it('normalises standalone numbers only, keeping length', () => {
-    assert.equal(
-      analysisCacheKey('SELECT abalance FROM t WHERE aid = 83734;'),
-      'SELECT abalance FROM t WHERE aid = 00000;',
-    );
-    assert.equal(
-      analysisCacheKey('select t1.c2 from t1 where x = $1 limit 10'),
-      'select t1.c2 from t1 where x = $1 limit 00',
-    );
-    assert.equal(analysisCacheKey('select 1e5, 0x1f'), 'select 1e5, 0x1f');
-  });
-
-  it('keeps the exact text as key for anything a simple scan could misread', () => {
-    for (const sql of [
-      "select 1 where a = 'x'",
-      'select "1"',
-      'select 1 -- 2',
-      'select 1 /* 2 */',
-      'select $$1$$',
-      "select E'\\'1'",
-      'select 1 where x = ’1’',
-    ]) {
-      assert.equal(analysisCacheKey(sql), sql, sql);
-    }
-  });
-
-  it('shares facts between statements that differ in numbers, never where a number decides', () => {
-    const cache = new AnalysisCache(100);
-    cache.analyze('select * from t where id = 1');
-    cache.analyze('select * from t where id = 2');
-    assert.equal(cache.hits, 1);
-    const a = cache.analyze('explain (analyze 0) delete from t');
-    const b = cache.analyze('explain (analyze 1) delete from t');
-    assert.ok(a.ok && b.ok);
-    assert.equal(a.statements[0].kind, 'read');
-    assert.equal(b.statements[0].kind, 'write');
-  });
-
-  it('evicts the least recently used entry (an old entry that is hit moves to the young end)', () => {
-    const cache = new AnalysisCache(4);
-    for (const t of ['a', 'b', 'c', 'd']) cache.analyze(`select ${t}`);
-    cache.analyze('select a'); // hit: old enough to be moved to the young end
-    cache.analyze('select e'); // evicts b, now the least recently used
-    cache.analyze('select a');
-    assert.equal(cache.hits, 2);
-    cache.analyze('select b');
-    assert.equal(cache.misses, 6);
   });
 });

@@ -73,7 +73,6 @@ describe('statement analysis (libpg-query parse tree)', () => {
     assert.ok(one('set role postgres').flags.includes('security-setting'));
     assert.ok(one('set session authorization postgres').flags.includes('security-setting'));
     assert.ok(one("select set_config('role', 'x', false)").flags.includes('security-setting'));
-    assert.deepEqual(one('reset role').flags, []);
     // pg_catalog after another schema would let a user function shadow a built-in.
     assert.deepEqual(one('set search_path = public, app').flags, []);
     assert.deepEqual(one('set search_path = pg_catalog, public').flags, []);
@@ -84,9 +83,190 @@ describe('statement analysis (libpg-query parse tree)', () => {
     assert.deepEqual(one("select set_config('search_path', '', false)").flags, []);
   });
 
+  it('flags every spelling that could leave read-only off: only a constant "on" is not flagged', () => {
+    const flagged = [
+      'set default_transaction_read_only = off',
+      "set default_transaction_read_only = 'of'",
+      'set local transaction_read_only = false',
+      'set transaction_read_only = 0',
+      'reset transaction_read_only',
+      'reset default_transaction_read_only',
+      'set transaction_read_only to default',
+      'set local default_transaction_read_only to default',
+      'set default_transaction_read_only from current',
+      'set "Transaction_Read_Only" = off',
+      "select set_config('transaction_read_only', 'off', true)",
+      "select set_config('default_transaction_read_only', current_setting('x'), false)",
+      "select pg_catalog.set_config('Default_Transaction_Read_Only', 'no', false)",
+      'begin read write',
+      'begin read only, read write',
+      'start transaction isolation level serializable, read write',
+      'set transaction read write',
+      'set session characteristics as transaction read write',
+      "select set_config(name, 'off', false) from pg_settings where name = 'transaction_read_only'",
+    ];
+    for (const sql of flagged) assert.ok(one(sql).flags.includes('read-write-transaction'), sql);
+    for (const sql of [
+      'set default_transaction_read_only = on',
+      "set transaction_read_only = 'TRUE'",
+      'set local transaction_read_only = 1',
+      "select set_config('transaction_read_only', 'on', true)",
+      'begin read only',
+      'set session characteristics as transaction read only',
+      'commit and chain',
+      // The proxy pins default_transaction_read_only in the startup packet: RESET ALL returns to it.
+      'reset all',
+      'discard all',
+    ]) {
+      assert.deepEqual(one(sql).flags, [], sql);
+    }
+  });
+
+  it('flags every change of role, session authorization and session_replication_role, RESET included', () => {
+    for (const sql of [
+      'set role postgres',
+      'reset role',
+      'set role to default',
+      'set role none',
+      'set session authorization postgres',
+      'set session authorization default',
+      'reset session authorization',
+      'set session_replication_role = replica',
+      'reset session_replication_role',
+      'set local session_replication_role to default',
+      'set search_path to default',
+      'reset search_path',
+      'set search_path from current',
+      "select set_config('session_replication_role', 'replica', false)",
+    ]) {
+      assert.ok(one(sql).flags.includes('security-setting'), sql);
+    }
+  });
+
+  it('flags changes to the lexical environment Airlock parses with, however spelled', () => {
+    const lexical = (sql: string) => one(sql).flags.includes('lexical-setting');
+    for (const sql of [
+      'set standard_conforming_strings = off',
+      'set local standard_conforming_strings to false',
+      'set "STANDARD_CONFORMING_STRINGS" = 0',
+      "set client_encoding = 'SJIS'",
+      "set names 'gbk'",
+      "set client_encoding to 'Shift_JIS'",
+      "set client_encoding to 'mskanji'",
+      "set client_encoding to 'EUC_TW'",
+      'set backslash_quote = off',
+      "select set_config('standard_conforming_strings', 'off', false)",
+      "select pg_catalog.set_config('client_encoding', 'big5', true)",
+      "select set_config('client_encoding', current_setting('x'), false)",
+      "select set_config(name, 'off', false) from pg_settings where name = 'standard_conforming_strings'",
+      "alter role postgres set client_encoding = 'sjis'",
+      'alter database d set standard_conforming_strings = off',
+      'alter role r in database d set standard_conforming_strings to off',
+      'alter system set standard_conforming_strings = off',
+      "create function f() returns int language sql set client_encoding = 'sjis' as 'select 1'",
+      'create procedure p() language sql set standard_conforming_strings = off as $$ select 1 $$',
+      'alter function f() set standard_conforming_strings = off',
+      'alter procedure p() set backslash_quote = off',
+    ]) {
+      assert.ok(lexical(sql), sql);
+    }
+    for (const sql of [
+      'set standard_conforming_strings = on',
+      "set client_encoding = 'UTF8'",
+      "set client_encoding = 'utf-8'",
+      "set names 'Unicode'",
+      "set client_encoding = 'sql_ascii'",
+      // ASCII-safe encodings the proxy decodes exactly (client-encodings.ts).
+      "set client_encoding to 'LATIN1'",
+      "set client_encoding to 'iso-8859-15'",
+      "set names 'EUC_JP'",
+      // RESET and DEFAULT return to the value the proxy pins in the upstream startup packet.
+      'reset client_encoding',
+      'set standard_conforming_strings to default',
+      'set names default',
+      'set backslash_quote = safe_encoding',
+      "select set_config('client_encoding', 'UTF8', false)",
+      'alter role r reset standard_conforming_strings',
+    ]) {
+      assert.ok(!lexical(sql), sql);
+    }
+    // Settings for sessions to come, or for a function's calls, are also DDL/DCL (denied by read-only).
+    for (const [sql, kind] of [
+      ['alter role r set default_transaction_read_only = off', 'dcl'],
+      ['alter role r in database d set transaction_read_only = off', 'dcl'],
+      ['alter system set default_transaction_read_only = off', 'dcl'],
+      ['alter database d set default_transaction_read_only = off', 'ddl'],
+      [
+        "create function f() returns int language sql set default_transaction_read_only = off as 'select 1'",
+        'ddl',
+      ],
+      ['alter function f() set default_transaction_read_only = off', 'ddl'],
+    ]) {
+      const f = one(sql);
+      assert.equal(f.kind, kind, sql);
+      assert.ok(f.flags.includes('read-write-transaction'), sql);
+    }
+    assert.deepEqual(one("select set_config('client_encoding', 'sjis', false)").details.lexical, [
+      'client_encoding',
+    ]);
+  });
+
+  it("classifies set_config over pg_settings by the names its WHERE allows (pg_dump's prologue)", () => {
+    const pgDump = one(
+      "SELECT set_config(name, 'view, foreign-table', false) FROM pg_settings WHERE name = 'restrict_nonsystem_relation_kind'",
+    );
+    assert.deepEqual(fns(pgDump), ['set_config:safe']);
+    assert.deepEqual(pgDump.flags, []);
+    for (const sql of [
+      "select set_config(s.name, 'x', false) from pg_catalog.pg_settings s where s.name in ('work_mem', 'jit') and true",
+      "select set_config(name, 'x', false) from pg_settings where 'work_mem' = name",
+      "select set_config(name, 'x', false) from pg_settings where name = any (array['work_mem', 'jit'])",
+    ]) {
+      // (s.name also reads as the function name(s): attribute notation)
+      assert.deepEqual(
+        fns(one(sql)).filter((f) => f.startsWith('set_config')),
+        ['set_config:safe'],
+        sql,
+      );
+    }
+    assert.ok(
+      one(
+        "select set_config(name, 'x', false) from pg_settings where name in ('work_mem', 'role')",
+      ).flags.includes('security-setting'),
+    );
+    // Anything else may name any setting: a config change rules must permit.
+    for (const sql of [
+      "select set_config(name, 'x', false) from pg_settings where name = 'work_mem' or true",
+      "select set_config(name, 'x', false) from pg_settings where name like 'work_mem'",
+      "select set_config(name, 'x', false) from pg_settings, t where name = 'work_mem'",
+      "select set_config(name, 'x', false) from public.pg_settings where name = 'work_mem'",
+      "with pg_settings as (select 'role'::char(9) as name) select set_config(name, 'x', false) from pg_settings where name = 'work_mem'",
+      "select set_config(name, 'x', false) from pg_settings where name = 'role   '",
+      "select 1 from pg_settings where name = 'work_mem' and set_config(name, 'x', false) is not null",
+      "select (select set_config(name, 'x', false)) from pg_settings where name = 'work_mem'",
+    ]) {
+      assert.deepEqual(fns(one(sql)), ['set_config:dangerous'], sql);
+    }
+    // pg_settings' update rule calls set_config for each row.
+    assert.deepEqual(fns(one("update pg_settings set setting = 'x' where name = 'role'")), [
+      'set_config:dangerous',
+    ]);
+  });
+
+  it('takes LOCK … IN ACCESS SHARE MODE for a read, other lock modes for utility', () => {
+    const share = one('lock table only t, s.u in access share mode');
+    assert.equal(share.kind, 'read');
+    assert.deepEqual(rels(share), ['s.u:read', 't:read']);
+    for (const mode of ['', ' in row share mode', ' in share mode', ' in access exclusive mode']) {
+      const f = one(`lock table t${mode}`);
+      assert.equal(f.kind, 'utility', mode);
+      assert.deepEqual(rels(f), ['t:write'], mode);
+    }
+  });
+
   it('treats set_config of an ordinary setting as a SET, and of a computed setting name as a config change', () => {
     assert.deepEqual(fns(one("select set_config('search_path', '', false)")), ['set_config:safe']);
-    const computed = one("select set_config(name, 'x', false) from pg_settings where name = 'work_mem'");
+    const computed = one("select set_config(name, 'x', false) from pg_settings where name like 'work%'");
     assert.deepEqual(fns(computed), ['set_config:dangerous']);
     assert.deepEqual(computed.problems, []);
   });

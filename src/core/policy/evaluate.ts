@@ -168,6 +168,7 @@ export function evaluateStatement(
       hint: 'Rewrite it in plain SQL Airlock can analyse.',
     };
   }
+  if (f.flags.includes('lexical-setting')) return lexicalDenial(f);
   let review: PolicyRule | undefined;
   let allow: PolicyRule | undefined;
   let obligations: Obligations = {};
@@ -188,6 +189,24 @@ export function evaluateStatement(
   if (review?.review) return { effect: 'review', rule: review.name, review: review.review, obligations };
   if (allow) return { effect: 'allow', rule: allow.name, obligations };
   return { effect: 'deny', rule: 'default', reason: defaultDenialReason(policy, f, ctx), hint: DEFAULT_HINT };
+}
+
+/**
+ * A statement that would make the server lex SQL unlike Airlock's parser: one text would be one statement
+ * to Airlock and another to the server, so no policy can allow it.
+ */
+function lexicalDenial(f: StatementFacts): StatementDecision {
+  const settings = (f.details.lexical ?? []).join(', ');
+  return {
+    effect: 'deny',
+    rule: 'lexical-environment',
+    reason:
+      `${f.command} would change ${settings}, and with it how the server reads SQL text; Airlock lexes SQL with ` +
+      'standard_conforming_strings=on and in client encodings whose characters never hide a quote or backslash byte ' +
+      '(UTF8, SQL_ASCII, LATIN1-9, WIN125x, KOI8, EUC_JP/KR/CN …), and refuses any other value',
+    // ASCII only: a client refused for its encoding reads this message in that encoding.
+    hint: "Use E'...' strings for backslash escapes; set PGCLIENTENCODING=UTF8 (or the driver's client encoding to UTF8).",
+  };
 }
 
 /** Why nothing allowed it: the closest rule (one that covers the statement's kind) and what it lacked. */

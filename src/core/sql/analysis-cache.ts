@@ -1,13 +1,16 @@
+import { isDeepStrictEqual } from 'node:util';
 import { analyzeSql } from './analyze';
 import type { SqlAnalysis } from './facts';
 
 /**
  * The cache key for a statement string. Parsing costs more than a pooler's whole per-transaction work,
  * and statements that differ only in numbers (`… WHERE aid = 83734`) are the common case, so digits of
- * numeric literals are replaced by zeros of the same count: offsets stay valid and numbers never change
- * what a statement does. Anything whose tokens a simple scan could misjudge (quotes, dollar quotes,
- * comments, backslashes, non-ASCII) keeps its exact text as the key, so no crafted string can share a
- * benign entry.
+ * numeric literals are replaced by zeros of the same count: offsets stay valid, and the key is itself
+ * the statement with zeros, which AnalysisCache analyses to check that the numbers decide nothing.
+ * Runs of more than 9 digits stay as they are: past int4 the grammar reads another token (FCONST for
+ * ICONST), so the same count of zeros would not stand for them. Anything whose tokens a simple scan
+ * could misjudge (quotes, dollar quotes, comments, backslashes, non-ASCII) keeps its exact text as the
+ * key, so no crafted string can share a benign entry.
  */
 export function analysisCacheKey(text: string): string {
   let out = '';
@@ -41,13 +44,16 @@ export function analysisCacheKey(text: string): string {
     // Only a standalone number: not part of an identifier or a 1e5-style exponent.
     const before = start > 0 ? text.charCodeAt(start - 1) : 0x20;
     const after = i + 1 < n ? text.charCodeAt(i + 1) : 0x20;
-    if (!isWordChar(before) && !isWordChar(after)) {
+    if (!isWordChar(before) && !isWordChar(after) && i + 1 - start <= MAX_NORMALISED_DIGITS) {
       out += text.slice(copied, start) + '0'.repeat(i + 1 - start);
       copied = i + 1;
     }
   }
   return copied === 0 ? text : out + text.slice(copied);
 }
+
+/** Every number of up to 9 digits is an int4: the same token, whatever its digits. */
+const MAX_NORMALISED_DIGITS = 9;
 
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 const isWordChar = (c: number) =>
@@ -56,6 +62,12 @@ const isWordChar = (c: number) =>
 /**
  * A bounded LRU of analyses by cache key. The facts' statement texts come from the first string seen
  * for a key, so callers that show or record text take it from the request, not from cached facts.
+ *
+ * One statement never stands for another: an analysis is shared under the normalised key only when the
+ * numbers provably decide nothing — the analysis read no number (numbersMatter), and the same statement
+ * with zeros (the key itself) gives equal facts, so a number that changes what parses or how (ALTER
+ * COLUMN 0 is a syntax error, ALTER COLUMN 2 is not) keeps the exact text as key. Failures are always
+ * keyed exactly. The second analysis runs only on a miss that would be shared.
  */
 export class AnalysisCache {
   /**
@@ -79,8 +91,10 @@ export class AnalysisCache {
     }
     this.misses++;
     const analysis = analyzeSql(text);
-    // Facts that a number decided are keyed by the exact text (EXPLAIN (ANALYZE 0) ≠ (ANALYZE 1)).
-    const [map, k] = analysis.ok && analysis.numbersMatter ? [this.exact, text] : [this.normalized, key];
+    // The key is the text with zeros: when it is the text itself, the analysis is the zeros' analysis.
+    const shared =
+      analysis.ok && !analysis.numbersMatter && (key === text || sameFacts(analysis, analyzeSql(key)));
+    const [map, k] = shared ? [this.normalized, key] : [this.exact, text];
     map.set(k, { analysis, seq: ++this.seq });
     this.evict();
     return analysis;
@@ -111,4 +125,12 @@ export class AnalysisCache {
     }
     return hit?.analysis;
   }
+}
+
+/** Whether two analyses have the same facts, statement texts aside. */
+function sameFacts(a: SqlAnalysis, b: SqlAnalysis): boolean {
+  if (!a.ok || !b.ok || a.statements.length !== b.statements.length) return false;
+  return a.statements.every((s, i) =>
+    isDeepStrictEqual({ ...s, text: '' }, { ...b.statements[i], text: '' }),
+  );
 }

@@ -1,4 +1,5 @@
 import { classifyFunction } from './function-catalog';
+import { isLexableEncodingName } from './client-encodings';
 import { isObj, parseStatements, type ParseNode } from './parser';
 import type {
   AttributeUse,
@@ -21,14 +22,14 @@ import type {
 
 type Obj = Record<string, unknown>;
 
-/** Settings whose change alters who the session is or whether it may write. */
-const SECURITY_SETTINGS = new Set([
-  'role',
-  'session_authorization',
-  'default_transaction_read_only',
-  'transaction_read_only',
-  'session_replication_role',
-]);
+const TRUTHY = new Set(['true', 'on', '1', 'yes']);
+const FALSY = new Set(['false', 'off', '0', 'no']);
+
+/** Settings that decide whether the session may write: a change must leave them provably on. */
+const READ_ONLY_SETTINGS = new Set(['default_transaction_read_only', 'transaction_read_only']);
+
+/** Settings that decide who the session is or whether triggers and rules fire: every change is flagged. */
+const SECURITY_SETTINGS = new Set(['role', 'session_authorization', 'session_replication_role']);
 
 /**
  * Whether a search_path puts a schema before pg_catalog. Unqualified built-ins (lower, length, …) are
@@ -50,6 +51,77 @@ function searchPathDemotesCatalog(values: Array<string | undefined>): boolean {
 
 /** Schemas whose types and functions are the server's own. */
 const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema']);
+
+/**
+ * What Airlock's own lexer assumes: libpg-query lexes with standard_conforming_strings=on, and the proxy
+ * decodes the text in the client encoding. A server lexing with other values sees other statements in the same bytes, so a value
+ * these do not accept is flagged `lexical-setting`. Client encodings are those client-encodings.ts lists
+ * (ASCII-safe ones the proxy decodes exactly), under every spelling PostgreSQL accepts.
+ * backslash_quote only decides whether `\'` in E'' strings is an error; under UTF-8 'on' and the
+ * default 'safe_encoding' lex alike, 'off' refuses what Airlock accepted.
+ */
+const LEXICAL_SETTINGS: Record<string, (value: string) => boolean> = {
+  standard_conforming_strings: (v) => TRUTHY.has(v),
+  client_encoding: isLexableEncodingName,
+  backslash_quote: (v) => v === 'safe_encoding' || TRUTHY.has(v),
+};
+
+/**
+ * How a statement changes a setting: to the value its argument nodes give (`value`: a list for SET, one
+ * expression for set_config), back to its reset value (`reset`: RESET, SET … TO DEFAULT), or to its
+ * current value (`current`: SET … FROM CURRENT).
+ */
+type SettingChange = { to: 'value'; args: unknown[] } | { to: 'reset' | 'current' };
+
+/** Whether a change of this setting can raise a flag: only then are its values read (constText). */
+const flaggable = (name: string) =>
+  READ_ONLY_SETTINGS.has(name) ||
+  SECURITY_SETTINGS.has(name) ||
+  name === 'search_path' ||
+  name in LEXICAL_SETTINGS;
+
+/**
+ * Flags a change of one setting, whatever spelled it (SET, SET LOCAL, RESET, set_config, a startup
+ * setting, ALTER ROLE/DATABASE/SYSTEM … SET, a function's SET clause): the flags follow from the
+ * setting's resulting value, never from the spelling.
+ */
+function flagSettingChange(name: string, change: SettingChange, w: StatementWalker): void {
+  // Values of other settings are never read, so their numbers never key the analysis cache exactly.
+  if (!flaggable(name)) return;
+  const values = change.to === 'value' ? change.args.map((a) => constText(a, w)) : [];
+  const value = values.length === 1 ? values[0] : undefined;
+  // A reset value comes from server configuration the statement does not show: not provably read-only
+  // (the proxy's startup pin makes it so for read-only policies, but the analysis cannot rely on that).
+  if (READ_ONLY_SETTINGS.has(name) && !(value !== undefined && TRUTHY.has(value.toLowerCase())))
+    w.flags.add('read-write-transaction');
+  if (SECURITY_SETTINGS.has(name)) w.flags.add('security-setting');
+  if (name === 'search_path' && (change.to !== 'value' || searchPathDemotesCatalog(values)))
+    w.flags.add('security-setting');
+  const lexical = LEXICAL_SETTINGS[name];
+  // RESET and SET … TO DEFAULT are fine ONLY because the proxy pins these settings in the upstream
+  // startup packet, which makes the pinned value the reset value; FROM CURRENT keeps the pinned value,
+  // since no statement may change it.
+  if (lexical && change.to === 'value' && !(value !== undefined && lexical(value.toLowerCase()))) {
+    w.flags.add('lexical-setting');
+    w.lexicalSettings.add(name);
+  }
+}
+
+/** A VariableSetStmt's change (kinds VAR_SET_VALUE, VAR_SET_DEFAULT, VAR_SET_CURRENT, VAR_RESET). */
+function variableSetChange(body: Obj): SettingChange {
+  if (body.kind === 'VAR_SET_VALUE') return { to: 'value', args: Array.isArray(body.args) ? body.args : [] };
+  return { to: body.kind === 'VAR_SET_CURRENT' ? 'current' : 'reset' };
+}
+
+/** Flags the setting a (possibly nested) VariableSetStmt changes. */
+function flagVariableSet(body: Obj, w: StatementWalker): void {
+  const name = String(body.name ?? '').toLowerCase();
+  if (name === 'transaction' || name === 'session characteristics') {
+    if (asksReadWrite(body.args, w)) w.flags.add('read-write-transaction');
+  } else if (body.kind !== 'VAR_RESET_ALL') {
+    flagSettingChange(name, variableSetChange(body), w);
+  }
+}
 
 const DCL = new Set([
   'GrantStmt',
@@ -169,8 +241,60 @@ function outputsReferenced(item: unknown, targets: unknown[]): unknown[] {
   return name === undefined ? [] : vals.filter((v) => v?.name === name).map((v) => v?.val);
 }
 
-const TRUTHY = new Set(['true', 'on', '1', 'yes']);
-const FALSY = new Set(['false', 'off', '0', 'no']);
+/** A string constant, also cast ('x'::text); undefined for anything else. */
+function stringConst(node: unknown): string | undefined {
+  if (!isObj(node)) return undefined;
+  if (isObj(node.TypeCast)) return stringConst(node.TypeCast.arg);
+  return isObj(node.A_Const) && isObj(node.A_Const.sval) ? String(node.A_Const.sval.sval ?? '') : undefined;
+}
+
+/** A setting's name as PostgreSQL spells them (custom ones have a dot), within NAMEDATALEN. */
+const SETTING_NAME = /^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)?$/i;
+
+/** Whether a column reference names the `name` column of the pg_settings item known as `alias`. */
+function isSettingsName(ref: string[], alias: string): boolean {
+  return ref.length === 1 ? ref[0] === 'name' : ref.length === 2 && ref[0] === alias && ref[1] === 'name';
+}
+
+/**
+ * For a select over pg_settings alone whose WHERE restricts `name` to constants (a top-level AND of
+ * `name = 'c'`, `name IN ('c', …)` or `name = ANY (ARRAY['c', …])`), the names its rows can carry.
+ * The relation must be pg_settings itself, not a CTE of that name; the constants must be spelled as
+ * setting names, so no padding or truncation by the column's type can make a row equal to one.
+ */
+function settingsRowsOf(body: Obj, scope: Scope): { alias: string; names: string[] } | undefined {
+  const from = Array.isArray(body.fromClause) && body.fromClause.length === 1 ? body.fromClause[0] : null;
+  const rv = isObj(from) && isObj(from.RangeVar) ? from.RangeVar : null;
+  if (!rv || rv.relname !== 'pg_settings' || rv.catalogname) return undefined;
+  if (rv.schemaname !== undefined && rv.schemaname !== 'pg_catalog') return undefined;
+  const alias = isObj(rv.alias) ? String(rv.alias.aliasname) : 'pg_settings';
+  if (!scope.from.get(alias)?.table) return undefined;
+  const where = body.whereClause;
+  const conjuncts =
+    isObj(where) && isObj(where.BoolExpr) && where.BoolExpr.boolop === 'AND_EXPR'
+      ? (where.BoolExpr.args as unknown[])
+      : [where];
+  for (const c of conjuncts) {
+    const e = isObj(c) && isObj(c.A_Expr) ? c.A_Expr : null;
+    if (!e || names(e.name).join() !== '=') continue;
+    const column = (n: unknown) =>
+      isObj(n) && isObj(n.ColumnRef) && isSettingsName(names(n.ColumnRef.fields), alias);
+    let values: unknown[] | undefined;
+    if (e.kind === 'AEXPR_OP' && column(e.lexpr)) values = [e.rexpr];
+    else if (e.kind === 'AEXPR_OP' && column(e.rexpr)) values = [e.lexpr];
+    else if (e.kind === 'AEXPR_IN' && column(e.lexpr) && isObj(e.rexpr) && isObj(e.rexpr.List))
+      values = e.rexpr.List.items as unknown[];
+    else if (e.kind === 'AEXPR_OP_ANY' && column(e.lexpr) && isObj(e.rexpr) && isObj(e.rexpr.A_ArrayExpr))
+      values = e.rexpr.A_ArrayExpr.elements as unknown[];
+    const strings = (values ?? []).map(stringConst);
+    if (
+      strings.length &&
+      strings.every((v): v is string => v !== undefined && SETTING_NAME.test(v) && v.length < 64)
+    )
+      return { alias, names: strings };
+  }
+  return undefined;
+}
 
 /**
  * A scope of a query: the CTEs visible in it and what its FROM clause names, by alias — each mapped to
@@ -215,6 +339,10 @@ class StatementWalker {
   modifies = false;
   /** A numeric constant decided something (see constText). */
   numbersMatter = false;
+  /** The settings a lexical-setting flag was raised for. */
+  readonly lexicalSettings = new Set<string>();
+  /** While a select list over pg_settings is walked: the setting names its WHERE allows (settingsRowsOf). */
+  private settingsRows: { alias: string; names: string[] } | undefined;
   private readonly writeTargets = new WeakSet<object>();
   private readonly scopes: Scope[] = [];
   private depth = 0;
@@ -273,6 +401,10 @@ class StatementWalker {
         // types; in CREATE/ALTER TABLE it only names them.
         if (this.scopes.length) this.typeCast(body.typeName);
         return this.walkFields(body, ['typeName']);
+      case 'VariableSetStmt':
+        // A function's SET clause: in force whenever the function runs.
+        flagVariableSet(body, this);
+        return this.walkFields(body, []);
       case 'JoinExpr': {
         const read = this.collect(() => {
           this.walk(body.larg, 'larg');
@@ -464,6 +596,8 @@ class StatementWalker {
 
   private select(body: Obj): void {
     const outputs = this.outputContext;
+    const outerRows = this.settingsRows;
+    this.settingsRows = undefined;
     this.inScope(() => {
       const scope = this.scopes[this.scopes.length - 1];
       this.withClause(body.withClause, scope);
@@ -477,7 +611,9 @@ class StatementWalker {
       // FROM first, so the select list and WHERE resolve aliases.
       this.withContext('expression', outputs, () => this.walk(body.fromClause, 'fromClause'));
       this.depth++;
+      this.settingsRows = settingsRowsOf(body, scope);
       for (const t of Array.isArray(body.targetList) ? body.targetList : []) this.target(t, outputs);
+      this.settingsRows = undefined;
       this.withContext('predicate', false, () => {
         for (const k of [
           'whereClause',
@@ -533,6 +669,7 @@ class StatementWalker {
       this.depth--;
       if (isObj(body.intoClause)) this.relabel(start, ['output', 'expression'], 'write');
     });
+    this.settingsRows = outerRows;
   }
 
   /** One entry of a select list: a plain column is output the wire can mask; anything else is computed. */
@@ -552,6 +689,15 @@ class StatementWalker {
 
   private modify(body: Obj): void {
     this.modifies = true;
+    const target = isObj(body.relation) ? body.relation : {};
+    if (target.relname === 'pg_settings' && (target.schemaname ?? 'pg_catalog') === 'pg_catalog') {
+      // pg_settings' update rule runs set_config(name, setting) for each row: a change of any setting.
+      this.functions.push({
+        schema: 'pg_catalog',
+        name: 'set_config',
+        classification: classifyFunction('set_config'),
+      });
+    }
     if (this.depth > 0) this.flags.add('writable-cte');
     const start = this.columnCount;
     this.inScope(() => {
@@ -591,17 +737,31 @@ class StatementWalker {
     const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
     let classification = classifyFunction(name, schema);
     if (name === 'set_config' && (schema === undefined || schema === 'pg_catalog')) {
-      // set_config on an ordinary setting is a SET, on a security setting it is flagged; with a computed
-      // name it could be any setting, so it stays a config change that rules must permit.
-      const setting = constText(Array.isArray(body.args) ? body.args[0] : undefined, this)?.toLowerCase();
+      // set_config is a SET of the setting it names: flagged as that SET would be, else an ordinary
+      // setting. A name it cannot tell could be any setting: it stays a config change rules must permit.
       const args = Array.isArray(body.args) ? body.args : [];
-      if (setting === 'search_path' && searchPathDemotesCatalog([constText(args[1], this)])) {
-        this.flags.add('security-setting');
+      const named = constText(args[0], this);
+      const settings = named !== undefined ? [named] : this.settingsRowNames(args[0]);
+      if (settings) {
+        const change: SettingChange = { to: 'value', args: [args[1]] };
+        for (const setting of settings) flagSettingChange(setting.toLowerCase(), change, this);
+        classification = { class: 'safe' };
       }
-      if (setting !== undefined && SECURITY_SETTINGS.has(setting)) this.flags.add('security-setting');
-      else if (setting !== undefined) classification = { class: 'safe' };
     }
     this.functions.push({ schema, name, classification });
+  }
+
+  /**
+   * The settings a `name` column of pg_settings can hold in the select list being walked, when the
+   * query restricts it to constants (pg_dump: `SELECT set_config(name, …) FROM pg_settings WHERE name =
+   * 'restrict_nonsystem_relation_kind'`). Only the select list: it is computed for the rows WHERE let
+   * through, whereas the planner may evaluate quals in any order.
+   */
+  private settingsRowNames(arg: unknown): string[] | undefined {
+    const rows = this.settingsRows;
+    const ref = isObj(arg) && isObj(arg.ColumnRef) ? names(arg.ColumnRef.fields) : [];
+    if (!rows || !isSettingsName(ref, rows.alias)) return undefined;
+    return rows.names;
   }
 
   private operator(nameList: unknown): void {
@@ -713,6 +873,9 @@ function asksReadWrite(options: unknown, w: StatementWalker): boolean {
   }
   return false;
 }
+
+/** LOCKMODE AccessShareLock (storage/lockdefs.h), as LockStmt.mode carries it. */
+const ACCESS_SHARE_LOCK = 1;
 
 /** Statements whose command and kind do not depend on their content. */
 const FIXED_STATEMENTS: Record<string, Classified> = {
@@ -831,25 +994,14 @@ function classify(type: string, body: Obj, w: StatementWalker): Classified {
     }
     case 'VariableSetStmt': {
       const name = String(body.name ?? '').toLowerCase();
-      const setting = body.kind === 'VAR_RESET_ALL' ? 'all' : name;
-      const isSet =
-        body.kind === 'VAR_SET_VALUE' || body.kind === 'VAR_SET_CURRENT' || body.kind === 'VAR_SET_MULTI';
-      if (isSet && SECURITY_SETTINGS.has(name)) w.flags.add('security-setting');
-      if (isSet && name === 'search_path') {
-        const values = (Array.isArray(body.args) ? body.args : []).map((a) => constText(a, w));
-        if (body.kind === 'VAR_SET_CURRENT' || searchPathDemotesCatalog(values))
-          w.flags.add('security-setting');
-      }
-      if (isSet && name === 'default_transaction_read_only') {
-        const v = constText(Array.isArray(body.args) ? body.args[0] : undefined, w)?.toLowerCase();
-        if (!v || !TRUTHY.has(v)) w.flags.add('read-write-transaction');
-      }
-      if ((name === 'transaction' || name === 'session characteristics') && asksReadWrite(body.args, w)) {
-        w.flags.add('read-write-transaction');
-      }
+      flagVariableSet(body, w);
       w.walk(body.args, 'args');
       const verb = body.kind === 'VAR_RESET' || body.kind === 'VAR_RESET_ALL' ? 'RESET' : 'SET';
-      return { command: verb, kind: 'session', details: { setting } };
+      return {
+        command: verb,
+        kind: 'session',
+        details: { setting: body.kind === 'VAR_RESET_ALL' ? 'all' : name },
+      };
     }
     case 'VariableShowStmt':
       return { command: 'SHOW', kind: 'read', details: { setting: String(body.name ?? '').toLowerCase() } };
@@ -901,23 +1053,28 @@ function classify(type: string, body: Obj, w: StatementWalker): Classified {
       w.markTargets(body, ['relations']);
       w.walk(body.relations, 'relations');
       return { command: 'TRUNCATE', kind: 'write' };
-    case 'VacuumStmt':
     case 'LockStmt':
+      if (body.mode === ACCESS_SHARE_LOCK) {
+        // It conflicts only with ACCESS EXCLUSIVE, the lock a plain SELECT takes too (pg_dump takes it).
+        w.walk(body.relations, 'relations');
+        return { command: 'LOCK', kind: 'read' };
+      }
+      // Other modes block writers or readers: utility, like maintenance.
+      return maintenance(type, body, w);
+    case 'VacuumStmt':
     case 'ClusterStmt':
     case 'ReindexStmt':
     case 'CheckPointStmt':
-    case 'LoadStmt': {
-      w.markTargets(body, TARGET_FIELDS);
-      w.walk(body, type);
-      const command = type === 'VacuumStmt' ? (body.is_vacuumcmd ? 'VACUUM' : 'ANALYZE') : commandOf(type);
-      return { command, kind: 'utility' };
-    }
+    case 'LoadStmt':
+      return maintenance(type, body, w);
     default: {
       const kind: StatementKind | null = DCL.has(type) ? 'dcl' : DDL_PREFIX.test(type) ? 'ddl' : null;
       if (!kind) {
         w.problems.push(`statement type ${type} is not recognised by Airlock`);
         return { command: commandOf(type), kind: 'unknown' };
       }
+      // ALTER ROLE/DATABASE/SYSTEM … SET: the setting applies to sessions to come.
+      if (isObj(body.setstmt)) flagVariableSet(body.setstmt, w);
       w.markTargets(body, TARGET_FIELDS);
       w.walk(body, type);
       if (type === 'DropStmt') {
@@ -932,6 +1089,14 @@ function classify(type: string, body: Obj, w: StatementWalker): Classified {
       return { command: commandOf(type), kind };
     }
   }
+}
+
+/** Maintenance and locking statements: utility, on the relations they name. */
+function maintenance(type: string, body: Obj, w: StatementWalker): Classified {
+  w.markTargets(body, TARGET_FIELDS);
+  w.walk(body, type);
+  const command = type === 'VacuumStmt' ? (body.is_vacuumcmd ? 'VACUUM' : 'ANALYZE') : commandOf(type);
+  return { command, kind: 'utility' };
 }
 
 /** DROP TABLE/VIEW … name their objects as name lists, not RangeVars. */
@@ -971,7 +1136,7 @@ function factsOf(stmt: ParseNode, text: string): { facts: StatementFacts; number
     operators: w.operators,
     ...(w.attributes.length ? { attributes: w.attributes } : {}),
     ...(w.castTypes.length ? { castTypes: w.castTypes } : {}),
-    details: c.details ?? {},
+    details: w.lexicalSettings.size ? { ...c.details, lexical: [...w.lexicalSettings] } : (c.details ?? {}),
     problems: w.problems,
   };
   return { facts, numbersMatter: w.numbersMatter };

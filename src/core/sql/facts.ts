@@ -29,16 +29,22 @@ export type StatementFlag =
   /** COPY to/from a server file or program. */
   | 'server-file'
   | 'server-program'
-  /** START TRANSACTION/SET TRANSACTION … READ WRITE, or turning read-only off. */
+  /** START TRANSACTION/SET TRANSACTION … READ WRITE, or any change of read-only not provably to on. */
   | 'read-write-transaction'
-  /** SET ROLE, SET SESSION AUTHORIZATION, read-only settings, set_config on them. */
+  /** SET/RESET ROLE, SESSION AUTHORIZATION, session_replication_role, search_path; set_config on them. */
   | 'security-setting'
   /** DO blocks and CALL: code the analysis cannot see into. */
   | 'opaque-code'
   /** EXECUTE of an SQL-level prepared statement: decided by what was prepared. */
   | 'executes-prepared'
   /** PREPARE TRANSACTION / COMMIT PREPARED / ROLLBACK PREPARED. */
-  | 'two-phase';
+  | 'two-phase'
+  /**
+   * A change of a setting that decides how the server lexes SQL (standard_conforming_strings,
+   * client_encoding, backslash_quote) to a value Airlock's parser does not lex with. Never a policy
+   * matter: the gate denies it under any policy.
+   */
+  | 'lexical-setting';
 
 export interface RelationAccess {
   schema?: string;
@@ -110,6 +116,8 @@ export interface StatementFacts {
     explainAnalyze?: boolean;
     /** The table an INSERT/UPDATE/MERGE writes and the columns it sets (`*`: all of them). */
     writes?: { relation: string; columns: string[] };
+    /** The settings behind a `lexical-setting` flag. */
+    lexical?: string[];
   };
   /** Why the analysis cannot vouch for this statement (non-empty → the gate denies). */
   problems: string[];

@@ -207,8 +207,8 @@ const DANGEROUS: Record<DangerCategory, DangerFamily> = {
     names: ['pg_notify'],
   },
   'transaction-control': {
-    why: 'assigns a transaction id or exports a snapshot, a write-side effect on the server',
-    names: ['txid_current', 'pg_current_xact_id', 'pg_export_snapshot'],
+    why: 'exports a snapshot for other sessions to import, a file the server keeps while the transaction lasts',
+    names: ['pg_export_snapshot'],
   },
   sleep: {
     why: 'sleeps, holding a connection and any locks for as long as asked',
@@ -333,9 +333,11 @@ const SAFE = new Set<string>([
     pg_last_wal_replay_lsn pg_last_xact_replay_timestamp pg_is_wal_replay_paused
     pg_get_wal_replay_pause_state pg_wal_lsn_diff pg_walfile_name pg_walfile_name_offset
   `),
-  // --- transactions and snapshots (reads; txid_current / pg_current_xact_id assign an xid: dangerous) ---
+  // --- transactions and snapshots. txid_current / pg_current_xact_id assign the transaction an id if it
+  // has none: the server allows that in a read-only transaction, changes no data, and DataGrip calls it
+  // on every connection. ---
   ...words(`
-    txid_current_if_assigned pg_current_xact_id_if_assigned txid_current_snapshot
+    txid_current pg_current_xact_id txid_current_if_assigned pg_current_xact_id_if_assigned txid_current_snapshot
     pg_current_snapshot txid_snapshot_xip txid_snapshot_xmin txid_snapshot_xmax
     txid_visible_in_snapshot txid_status pg_snapshot_xip pg_snapshot_xmin pg_snapshot_xmax
     pg_visible_in_snapshot pg_xact_status pg_xact_commit_timestamp pg_xact_commit_timestamp_origin
