@@ -127,7 +127,10 @@ rules:
         assert.equal(d.effect, 'deny', `${p.name}: ${sql}`);
         assert.equal(d.rule, 'lexical-environment');
         assert.match(d.effect === 'deny' ? d.reason : '', new RegExp(`change ${setting}`));
-        assert.match(d.effect === 'deny' ? d.reason : '', /standard_conforming_strings=on and UTF-8/);
+        assert.match(
+          d.effect === 'deny' ? d.reason : '',
+          /standard_conforming_strings=on and in client encodings/,
+        );
         assert.match(d.effect === 'deny' ? d.hint : '', /PGCLIENTENCODING=UTF8/);
       }
     }

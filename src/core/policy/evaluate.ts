@@ -203,7 +203,7 @@ function lexicalDenial(f: StatementFacts): StatementDecision {
     reason:
       `${f.command} would change ${settings}, and with it how the server reads SQL text; Airlock lexes SQL with ` +
       'standard_conforming_strings=on and in client encodings whose characters never hide a quote or backslash byte ' +
-      '(UTF8, SQL_ASCII, LATIN1-9, WIN125x, KOI8, EUC_JP/KR/CN …), and refuses any other value',
+      '(UTF8, SQL_ASCII, LATIN1-9, WIN125x, KOI8, EUC_JP/KR/CN ...), and refuses any other value',
     // ASCII only: a client refused for its encoding reads this message in that encoding.
     hint: "Use E'...' strings for backslash escapes; set PGCLIENTENCODING=UTF8 (or the driver's client encoding to UTF8).",
   };
