@@ -293,4 +293,29 @@ describe('recording: OCSF export', () => {
     assert.equal(at(out[2], 'message'), 'writes are not allowed');
     assert.equal(at(out[3], 'activity_name'), 'Statement denied');
   });
+
+  it('maps an alarm to a Detection Finding of high severity', () => {
+    const dir = tmp();
+    const rec = Recorder.open(dir);
+    recordSession(rec, 's2', ['select 1'], undefined, false);
+    const s = rec.session('s2b', {
+      connection: 'orders',
+      actor,
+      client: '127.0.0.1:50000',
+      upstream: { host: 'db', port: 5432, database: 'shop', user: 'app' },
+    });
+    s.event('alarm', { reason: 'the server completed "DELETE 3" where Airlock decided SELECT (read)' });
+    s.end('alarm');
+    s.write();
+    rec.close();
+    const converter = new OcsfConverter();
+    const findings = Journal.read(dir)
+      .events.flatMap((e) => converter.convert(e))
+      .filter((o) => o.class_uid === 2004);
+    assert.equal(findings.length, 1);
+    assert.equal(at(findings[0], 'type_uid'), 200401);
+    assert.equal(at(findings[0], 'severity'), 'High');
+    assert.match(String(at(findings[0], 'finding_info.desc')), /DELETE 3/);
+    assert.equal(at(findings[0], 'actor.user.name'), 'ada');
+  });
 });

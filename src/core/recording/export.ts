@@ -79,6 +79,8 @@ export class OcsfConverter {
         if (d.decision === 'deny' || d.review) out.push(this.authorization(e, ctx, d));
         return out;
       }
+      case 'alarm':
+        return [this.finding(e, this.context(e), d)];
       default:
         return [];
     }
@@ -213,6 +215,26 @@ export class OcsfConverter {
           agent: ctx.agent,
         }),
       },
+    };
+  }
+
+  /** An alarm: the server did something Airlock did not decide (the session was ended). */
+  private finding(e: RecordedEvent, ctx: SessionContext, d: Obj): Obj {
+    const reason = str(d.reason) ?? 'alarm';
+    return {
+      ...this.base(e, 2004, 'Detection Finding', [2, 'Findings'], [1, 'Create']),
+      severity_id: 4,
+      severity: 'High',
+      status: 'New',
+      status_id: 1,
+      message: reason,
+      finding_info: {
+        uid: `${e.sessionId}:${e.seq}`,
+        title: "The server's reply does not match what Airlock decided",
+        desc: reason,
+      },
+      actor: ctx.actor,
+      ...(ctx.agent ? { unmapped: { airlock: { agent: ctx.agent } } } : {}),
     };
   }
 
