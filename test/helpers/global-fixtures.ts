@@ -1,18 +1,29 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startCluster, type PostgresCluster } from '../../src/demo/postgres-cluster';
 
 /**
  * One throwaway PostgreSQL 15 cluster for the whole mocha run (TLS on, SCRAM-SHA-256), started before the
  * first test and removed after the last. Tests that need a differently configured server start their own.
+ *
+ * The run also gets a temp folder of its own (TMPDIR, so os.tmpdir() in the tests and in the programs
+ * they start): whatever a test leaves there, also when it fails, is removed with the run.
  */
 let cluster: PostgresCluster | null = null;
+let runTmp: string | null = null;
 
 export async function mochaGlobalSetup(): Promise<void> {
+  runTmp = mkdtempSync(path.join(os.tmpdir(), 'airlock-test-run-'));
+  process.env.TMPDIR = runTmp;
   cluster = await startCluster();
 }
 
 export async function mochaGlobalTeardown(): Promise<void> {
   await cluster?.stop();
   cluster = null;
+  if (runTmp) rmSync(runTmp, { recursive: true, force: true });
+  runTmp = null;
 }
 
 export function sharedCluster(): PostgresCluster {

@@ -137,6 +137,7 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
   // detached = setsid: code-server forks a wrapper child, the extension host, file watcher and pty host;
   // the whole process group is killed on stop so nothing outlives the test (terminal shells have their
   // own sessions and get SIGHUP when the pty host goes).
+  const startedAt = Date.now();
   const child: ChildProcess = spawn(node24, args, { env, detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const pgid = child.pid!;
@@ -163,6 +164,7 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
     await new Promise((r) => setTimeout(r, 200));
     killGroup('SIGKILL');
     clearTimeout(timer);
+    await stopDemoClusters(startedAt);
     if (!opts.keep) rmSync(dir, { recursive: true, force: true });
   };
 
@@ -207,4 +209,36 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
     },
     stop,
   };
+}
+
+/**
+ * The demo's PostgreSQL, started in the extension host, leaves the process group (pg_ctl starts the
+ * server in a session of its own) and outlives a killed host: stop the demo clusters (the only ones with
+ * the sample data script) whose server started while this code-server ran, and remove their folders.
+ */
+async function stopDemoClusters(since: number): Promise<void> {
+  const base = '/tmp';
+  for (const name of readdirSync(base).filter((n) => n.startsWith('airlock-pg-'))) {
+    const dir = path.join(base, name);
+    const pidFile = path.join(dir, 'data', 'postmaster.pid');
+    if (!existsSync(path.join(dir, 'sample.sql')) || !existsSync(pidFile)) continue;
+    if (statSync(pidFile).mtimeMs < since - 1000) continue;
+    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    try {
+      process.kill(pid, 'SIGQUIT'); // immediate shutdown
+    } catch {
+      /* already gone */
+    }
+    for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
