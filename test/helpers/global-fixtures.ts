@@ -11,11 +11,11 @@ import { startCluster, type PostgresCluster } from '../../src/demo/postgres-clus
  * they start): whatever a test leaves there, also when it fails, is removed with the run.
  */
 let cluster: PostgresCluster | null = null;
-let runTmp: string | null = null;
+// Set when mocha loads this file (its --require), before any test file runs its top-level code.
+let runTmp: string | null = mkdtempSync(path.join(os.tmpdir(), 'airlock-test-run-'));
+process.env.TMPDIR = runTmp;
 
 export async function mochaGlobalSetup(): Promise<void> {
-  runTmp = mkdtempSync(path.join(os.tmpdir(), 'airlock-test-run-'));
-  process.env.TMPDIR = runTmp;
   cluster = await startCluster();
 }
 

@@ -214,22 +214,24 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
 /**
  * The demo's PostgreSQL, started in the extension host, leaves the process group (pg_ctl starts the
  * server in a session of its own) and outlives a killed host: stop the demo clusters (the only ones with
- * the sample data script) whose server started while this code-server ran, and remove their folders.
+ * the sample data script) made while this code-server ran, and remove their folders.
  */
 async function stopDemoClusters(since: number): Promise<void> {
   const base = '/tmp';
   for (const name of readdirSync(base).filter((n) => n.startsWith('airlock-pg-'))) {
     const dir = path.join(base, name);
+    if (!existsSync(path.join(dir, 'sample.sql')) || statSync(dir).mtimeMs < since - 1000) continue;
+    // A host killed after stopping the server but before removing the folder leaves no pid file.
     const pidFile = path.join(dir, 'data', 'postmaster.pid');
-    if (!existsSync(path.join(dir, 'sample.sql')) || !existsSync(pidFile)) continue;
-    if (statSync(pidFile).mtimeMs < since - 1000) continue;
-    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-    try {
-      process.kill(pid, 'SIGQUIT'); // immediate shutdown
-    } catch {
-      /* already gone */
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
+    if (pid > 0) {
+      try {
+        process.kill(pid, 'SIGQUIT'); // immediate shutdown
+      } catch {
+        /* already gone */
+      }
+      for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
     }
-    for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
     rmSync(dir, { recursive: true, force: true });
   }
 }
