@@ -95,19 +95,25 @@ function help(text: string): number {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof UsageError) {
-      writeText(process.stderr, `airlock: ${err.message}\n\n${err.usage}\n`);
-      process.exit(2);
-    }
-    if (err instanceof DocumentError) {
-      writeText(process.stderr, `airlock: invalid config ${err.message}\n`);
-      process.exit(2);
-    }
-    const e = err as Error & { code?: string };
-    writeText(process.stderr, `airlock: ${e.message}\n`);
-    process.exit(e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1);
-  },
-);
+/**
+ * Exits once stdout and stderr have handed everything written to the OS. Node writes to a pipe
+ * asynchronously: process.exit() with a write still queued (the reader momentarily behind) would cut
+ * the output short — an export missing its last events.
+ */
+function exitAfterOutput(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
+main(process.argv.slice(2)).then(exitAfterOutput, (err: unknown) => {
+  if (err instanceof UsageError) {
+    writeText(process.stderr, `airlock: ${err.message}\n\n${err.usage}\n`);
+    return exitAfterOutput(2);
+  }
+  if (err instanceof DocumentError) {
+    writeText(process.stderr, `airlock: invalid config ${err.message}\n`);
+    return exitAfterOutput(2);
+  }
+  const e = err as Error & { code?: string };
+  writeText(process.stderr, `airlock: ${e.message}\n`);
+  exitAfterOutput(e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1);
+});
