@@ -3,18 +3,9 @@ import { analyzeSql } from '../../src/core/sql/analyze';
 import { AnalysisCache, analysisCacheKey } from '../../src/core/sql/analysis-cache';
 import type { SqlAnalysis } from '../../src/core/sql/facts';
 import { loadSqlParser } from '../../src/core/sql/parser';
+import { prng } from '../helpers/wire';
 
 /** mulberry32: a small seeded PRNG, so the property test is the same run every time. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The analysis as a comparison sees it: statement texts come from the first string seen for a key. */
 function comparable(a: SqlAnalysis): unknown {
@@ -73,7 +64,7 @@ const IDENTS = ['t', 'u', 'customers', 'c', '"T"', '"select"', 't1', 'x0'];
  * digit counts coincide; some are all zeros (the key's own text), some past int4.
  */
 function mutations(seed: number, families: number, perFamily: number): string[] {
-  const r = prng(seed);
+  const r = prng(seed).next;
   const pick = <T>(rand: () => number, xs: T[]) => xs[Math.floor(rand() * xs.length)];
   const digits = (n: number) =>
     r() < 0.25 ? '0'.repeat(n) : Array.from({ length: n }, () => String(Math.floor(r() * 10))).join('');
@@ -82,7 +73,7 @@ function mutations(seed: number, families: number, perFamily: number): string[] 
     for (let f = 0; f < families; f++) {
       const familySeed = Math.floor(r() * 2 ** 32);
       for (let i = 0; i < perFamily; i++) {
-        const names = prng(familySeed); // the same identifiers and literals in every member
+        const names = prng(familySeed).next; // the same identifiers and literals in every member
         out.add(
           t({
             n: () => (r() < 0.15 ? pick(r, NUMBERS) : digits(pick(r, [1, 1, 1, 1, 2, 2, 3, 5, 9, 10, 11]))),
@@ -97,7 +88,7 @@ function mutations(seed: number, families: number, perFamily: number): string[] 
 }
 
 function shuffled<T>(xs: T[], seed: number): T[] {
-  const r = prng(seed);
+  const r = prng(seed).next;
   const a = [...xs];
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(r() * (i + 1));
