@@ -143,6 +143,8 @@ const chain = new SessionChain('crash');
     await journal.append(line);
     journal.write();
     process.stdout.write(JSON.parse(line).seq + '\\n');
+    // Yield now and then: a loop that never reaches the event loop never flushes a full stdout pipe.
+    if (i % 50 === 0) await new Promise((r) => setImmediate(r));
   }
 })();`,
     );
