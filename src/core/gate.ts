@@ -14,6 +14,7 @@ import type { PolicySource } from './policy/source';
 import type { AnalysisCache } from './sql/analysis-cache';
 import type { SqlAnalysis, StatementFacts } from './sql/facts';
 import { applyCatalog, type CatalogFacts } from './sql/catalog';
+import { quoteIdent, quoteLiteral } from './sql/quote';
 
 /**
  * The gate: the single place every protocol adapter (Postgres wire, SSH, LM tools, MCP) hands each
@@ -91,9 +92,6 @@ export interface Gate {
 }
 
 const DEFAULT_REVIEW_TIMEOUT_MS = 5 * 60_000;
-
-const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
-const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /** The gate that decides by policy: analysis (cached) → evaluation → review → obligations. */
 export class PolicyGate implements Gate {

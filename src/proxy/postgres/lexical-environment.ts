@@ -1,4 +1,5 @@
 import { LEXABLE_CLIENT_ENCODINGS } from '../../core/sql/client-encodings';
+import { utf8, type TextDecoding } from './protocol/messages';
 
 /**
  * The lexical environment Airlock's parser assumes, held in lockstep with the server's.
@@ -14,10 +15,6 @@ import { LEXABLE_CLIENT_ENCODINGS } from '../../core/sql/client-encodings';
  * lexed under it; and query texts are decoded in the client encoding the server last reported.
  */
 
-/** Turns the bytes of a query text into the string the server's lexer sees. */
-export type TextDecoding = (buf: Buffer, start: number, end: number) => string;
-
-const utf8: TextDecoding = (buf, start, end) => buf.toString('utf8', start, end);
 // Node's latin1 is ISO-8859-1 itself; WHATWG's "latin1" label is windows-1252.
 const latin1: TextDecoding = (buf, start, end) => buf.toString('latin1', start, end);
 

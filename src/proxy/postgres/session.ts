@@ -25,6 +25,7 @@ import {
   errorResponse,
   isFatal,
   readyForQuery,
+  type TextDecoding,
 } from './protocol/messages';
 import { SCRAM_MECHANISM, ScramServerExchange, type ScramVerifier } from './auth/scram';
 import { agentChannelOf, type ListenerSecret } from './auth/channel-secrets';
@@ -44,17 +45,11 @@ import { ResultMasker } from './result-masker';
 import { StatementLog } from './statement-log';
 import type { Recorder } from '../../core/recording/recorder';
 import { startupSettings } from './startup-settings';
-import {
-  clientDecoding,
-  lexicalDeviation,
-  pinLexicalEnvironment,
-  type TextDecoding,
-} from './lexical-environment';
+import { clientDecoding, lexicalDeviation, pinLexicalEnvironment } from './lexical-environment';
 import { ReplyVerifier } from './reply-verifier';
+import { quoteIdent } from '../../core/sql/quote';
 
 type AllowDecision = Extract<Decision, { effect: 'allow' }>;
-
-const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 /** Everything a listener knows about the connection it serves. */
 export interface ListenerSettings {

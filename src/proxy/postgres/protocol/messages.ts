@@ -67,11 +67,11 @@ export type TransactionStatus = 'I' | 'T' | 'E';
 
 // ---------- decoding ----------
 
-/** Decodes text bytes (UTF-8 unless the client encoding says otherwise). */
-type Decoding = (buf: Buffer, start: number, end: number) => string;
-const utf8: Decoding = (buf, start, end) => buf.toString('utf8', start, end);
+/** Turns text bytes into a string (UTF-8 unless the client encoding says otherwise). */
+export type TextDecoding = (buf: Buffer, start: number, end: number) => string;
+export const utf8: TextDecoding = (buf, start, end) => buf.toString('utf8', start, end);
 
-function cstring(buf: Buffer, offset: number, decode = utf8): [string, number] {
+function cstring(buf: Buffer, offset: number, decode: TextDecoding = utf8): [string, number] {
   const end = buf.indexOf(0, offset);
   if (end < 0)
     throw new PgError(SqlState.protocolViolation, 'invalid string in message', { severity: 'FATAL' });
