@@ -1,4 +1,4 @@
-import type { PolicyGate } from '../core/gate';
+import type { PolicyGate } from '../core/gate/gate';
 import { describeFinding, lineageFindings } from '../core/masking/lineage';
 import type { MaskingPolicy, PolicyDocument } from '../core/policy/document';
 import { anyGlob } from '../core/policy/evaluate';

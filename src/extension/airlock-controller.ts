@@ -14,7 +14,7 @@ import {
   type LocalEndpoint,
   type RunningProxy,
 } from '../proxy/airlock-proxy';
-import type { PolicyGate } from '../core/gate';
+import type { PolicyGate } from '../core/gate/gate';
 import type { PolicySource } from '../core/policy/source';
 
 /** Where the configuration came from: a file, or the embedded demo. */

@@ -4,7 +4,7 @@ import tls from 'node:tls';
 import os from 'node:os';
 import type { AirlockConfig, ConnectionConfig } from '../config/config';
 import { parseListen, parseUpstreamUrl, policySpec } from '../config/config';
-import { PolicyGate, type Gate } from '../core/gate';
+import { PolicyGate, type Gate } from '../core/gate/gate';
 import type { Logger } from '../core/log';
 import type { ApprovalBroker } from '../core/approvals/broker';
 import { PolicySource } from '../core/policy/source';

@@ -3,7 +3,7 @@ import type { PostgresCluster } from '../../src/demo/postgres-cluster';
 import { startProxy, type LocalEndpoint, type RunningProxy } from '../../src/proxy/airlock-proxy';
 import type { AirlockConfig, ConnectionConfig } from '../../src/config/config';
 import { silentLogger, type Logger } from '../../src/core/log';
-import type { Gate } from '../../src/core/gate';
+import type { Gate } from '../../src/core/gate/gate';
 import type { ApprovalBroker } from '../../src/core/approvals/broker';
 
 export interface ProxyUnderTest {

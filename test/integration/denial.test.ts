@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { serialize } from 'pg-protocol';
 import type { DatabaseError } from 'pg';
-import type { Decision, Gate } from '../../src/core/gate';
+import type { Gate } from '../../src/core/gate/gate';
+import type { Decision } from '../../src/core/gate/decision';
 import { sharedCluster } from '../helpers/global-fixtures';
 import { proxyFor, type ProxyUnderTest } from '../helpers/proxy';
 import { RawClient, type Reply } from '../helpers/raw-client';

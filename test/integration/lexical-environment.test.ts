@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
-import type { Decision, Gate } from '../../src/core/gate';
+import type { Gate } from '../../src/core/gate/gate';
+import type { Decision } from '../../src/core/gate/decision';
 import { Journal } from '../../src/core/recording/journal';
 import { sharedCluster } from '../helpers/global-fixtures';
 import { proxyFor, type ProxyUnderTest } from '../helpers/proxy';
@@ -210,7 +211,10 @@ describe('lexical environment, reply verification and execution paths (issue 11)
         'latin1',
         'version: 1\nname: latin1\nrules:\n  - name: no-cafes\n    effect: deny\n    when: {relations: ["cafés"]}\n  - name: reads\n    effect: allow\n    when: {kinds: [read, session]}\n',
       );
-      const q = await proxyFor(sharedCluster(), { database: DB, config: { policy: file, allowUnsignedPolicy: true } });
+      const q = await proxyFor(sharedCluster(), {
+        database: DB,
+        config: { policy: file, allowUnsignedPolicy: true },
+      });
       const sqlFile = path.join(dir, 'latin1.sql');
       writeFileSync(sqlFile, Buffer.from('select id from "cafés";\n', 'latin1'));
       try {
@@ -290,7 +294,10 @@ describe('lexical environment, reply verification and execution paths (issue 11)
       );
       dispose = policy.dispose;
       recordings = path.join(dir, 'execute');
-      p = await proxyFor(sharedCluster(), { database: DB, config: { policy: policy.file, allowUnsignedPolicy: true, recordings } });
+      p = await proxyFor(sharedCluster(), {
+        database: DB,
+        config: { policy: policy.file, allowUnsignedPolicy: true, recordings },
+      });
     });
     after(async () => {
       await p.close();

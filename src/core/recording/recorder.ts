@@ -5,7 +5,7 @@ import { SessionChain } from './chain';
 import { installationKey, signCheckpoint, type InstallationKey } from './checkpoint';
 import { WriterLock } from './writer-lock';
 import { withoutLiterals } from '../sql/parser';
-import type { FactsSummary, ReviewRecord } from '../gate';
+import type { FactsSummary, ReviewRecord } from '../gate/decision';
 import type { Actor } from '../identity/actor';
 
 /** Who and what a recorded session is. */

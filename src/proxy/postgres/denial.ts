@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { serialize } from 'pg-protocol';
 import { PgError, SqlState } from './protocol/errors';
 import { decodeErrorFields, errorResponse } from './protocol/messages';
-import type { Decision } from '../../core/gate';
+import type { Decision } from '../../core/gate/decision';
 
 type Denial = Extract<Decision, { effect: 'deny' }>;
 

@@ -1,4 +1,4 @@
-import type { FactsSummary } from '../../core/gate';
+import type { FactsSummary } from '../../core/gate/decision';
 import { Msg, decodeCommandTag } from './protocol/messages';
 
 /**

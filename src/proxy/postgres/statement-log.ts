@@ -1,4 +1,4 @@
-import type { Decision } from '../../core/gate';
+import type { Decision } from '../../core/gate/decision';
 import type { SessionRecorder, StatementRecord } from '../../core/recording/recorder';
 import { Msg, decodeBindParameters, decodeErrorFields } from './protocol/messages';
 

@@ -1,20 +1,21 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { ApprovalBroker } from './approvals/broker';
-import { qualifiedName } from './sql/facts';
-import type { Logger } from './log';
-import { durationMs, type MaskingPolicy, type Obligations, type PolicyDocument } from './policy/document';
-import { MaskIndex } from './masking/mask-index';
-import { buildResultMasking, scansContent, type ResultMasking } from './masking/result-masking';
-import { undecodableCopyOption } from './masking/copy-format';
-import { describeFinding, lineageFindings } from './masking/lineage';
-import { evaluateAnalysis, type PolicyDecision } from './policy/evaluate';
-import type { Actor } from './identity/actor';
-import { allowsWrites } from './policy/presets';
-import type { PolicySource } from './policy/source';
-import type { AnalysisCache } from './sql/analysis-cache';
-import type { SqlAnalysis, StatementFacts } from './sql/facts';
-import { applyCatalog, type CatalogFacts } from './sql/catalog';
-import { quoteIdent, quoteLiteral } from './sql/quote';
+import type { ApprovalBroker } from '../approvals/broker';
+import { qualifiedName } from '../sql/facts';
+import type { Logger } from '../log';
+import { durationMs, type MaskingPolicy, type PolicyDocument } from '../policy/document';
+import { MaskIndex } from '../masking/mask-index';
+import { buildResultMasking, scansContent, type ResultMasking } from '../masking/result-masking';
+import { undecodableCopyOption } from '../masking/copy-format';
+import { describeFinding, lineageFindings } from '../masking/lineage';
+import { evaluateAnalysis, type PolicyDecision } from '../policy/evaluate';
+import type { Actor } from '../identity/actor';
+import type { Decision, FactsSummary, ReviewRecord } from './decision';
+import { allowsWrites } from '../policy/presets';
+import type { PolicySource } from '../policy/source';
+import type { AnalysisCache } from '../sql/analysis-cache';
+import type { SqlAnalysis, StatementFacts } from '../sql/facts';
+import { applyCatalog, type CatalogFacts } from '../sql/catalog';
+import { quoteIdent, quoteLiteral } from '../sql/quote';
 
 /**
  * The gate: the single place every protocol adapter (Postgres wire, SSH, LM tools, MCP) hands each
@@ -38,42 +39,6 @@ export interface GateContext {
   /** Plans a statement without running it (plain EXPLAIN) and returns the rows it would affect. */
   estimateRows?: (sql: string) => Promise<number | null>;
 }
-
-/** How a person's review of the statement went: recorded with it. */
-export interface ReviewRecord {
-  outcome: 'approved' | 'denied' | 'timeout' | 'unreachable' | 'failed';
-  approver?: string;
-  /** Approved for identical statements for the rest of the session. */
-  scope?: 'once' | 'session';
-  waitMs: number;
-  reason?: string;
-}
-
-/** What a recording and an audit export say the statement was. */
-export interface FactsSummary {
-  command: string;
-  kind: string;
-  relations: string[];
-}
-
-/**
- * `redactLiterals`: the statement computes, filters or writes with a masked column, so its literals may
- * be masked values. `facts`: absent when the text did not parse.
- */
-export type Decision = (
-  | { effect: 'allow'; rule: string; obligations: Obligations }
-  | { effect: 'deny'; rule: string; reason: string; hint: string }
-) & {
-  redactLiterals?: boolean;
-  review?: ReviewRecord;
-  facts?: FactsSummary[];
-  /**
-   * The statement runs code whose effects the analysis cannot see (DO, CALL, a function not known to be
-   * safe) or changes how later statements are decoded (client_encoding): nothing after it is decided
-   * until the server has reported the session's state (see the Postgres adapter's lexical environment).
-   */
-  unseenEffects?: boolean;
-};
 
 export interface Gate {
   /** Synchronous where it can be (the hot path); a Promise when a decision must wait (e.g. for review). */

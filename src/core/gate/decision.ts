@@ -1,0 +1,37 @@
+import type { Obligations } from '../policy/document';
+
+/** How a person's review of the statement went: recorded with it. */
+export interface ReviewRecord {
+  outcome: 'approved' | 'denied' | 'timeout' | 'unreachable' | 'failed';
+  approver?: string;
+  /** Approved for identical statements for the rest of the session. */
+  scope?: 'once' | 'session';
+  waitMs: number;
+  reason?: string;
+}
+
+/** What a recording and an audit export say the statement was. */
+export interface FactsSummary {
+  command: string;
+  kind: string;
+  relations: string[];
+}
+
+/**
+ * `redactLiterals`: the statement computes, filters or writes with a masked column, so its literals may
+ * be masked values. `facts`: absent when the text did not parse.
+ */
+export type Decision = (
+  | { effect: 'allow'; rule: string; obligations: Obligations }
+  | { effect: 'deny'; rule: string; reason: string; hint: string }
+) & {
+  redactLiterals?: boolean;
+  review?: ReviewRecord;
+  facts?: FactsSummary[];
+  /**
+   * The statement runs code whose effects the analysis cannot see (DO, CALL, a function not known to be
+   * safe) or changes how later statements are decoded (client_encoding): nothing after it is decided
+   * until the server has reported the session's state (see the Postgres adapter's lexical environment).
+   */
+  unseenEffects?: boolean;
+};
