@@ -28,7 +28,7 @@ await ensureBuilt();
 const { loadSqlParser } = require('../out/src/core/sql/parser.js');
 const { analyzeSql } = require('../out/src/core/sql/analyze.js');
 const { AnalysisCache } = require('../out/src/core/sql/analysis-cache.js');
-const { PolicyGate } = require('../out/src/core/gate.js');
+const { PolicyGate } = require('../out/src/core/gate/gate.js');
 const { PolicySource } = require('../out/src/core/policy/source.js');
 const { silentLogger } = require('../out/src/core/log.js');
 await loadSqlParser();
@@ -39,12 +39,12 @@ note('statements per second, single core (1.5 s each)');
 const rows = [];
 for (const [name, make] of Object.entries(STATEMENTS)) {
   const cache = new AnalysisCache();
-  const gate = new PolicyGate(source, new AnalysisCache(), null, silentLogger);
+  const gate = new PolicyGate(source, null, silentLogger);
   rows.push({
     statement: name,
     uncached: rate((i) => analyzeSql(make(i))),
     cached: rate((i) => cache.analyze(make(i))),
-    gate: rate((i) => gate.decide(context, { protocol: 'simple', sql: make(i) })),
+    gate: rate((i) => gate.decide(context, { kind: 'sql', text: make(i) })),
   });
 }
 const fmt = (n) => Math.round(n).toLocaleString('en-US').padStart(12);

@@ -64,7 +64,12 @@ export interface AirlockServices {
   endpoints(): LocalEndpoint[] | Promise<LocalEndpoint[]>;
   /** Starts a configured connection's listener (when listeners start on demand). */
   connect?(connection: string): Promise<unknown>;
-  explain(connection: string, sql: string, agent: AgentClaim): PolicyExplanation | Promise<PolicyExplanation>;
+  /** `agent` null: the person at the keyboard asks (the extension's Explain Statement). */
+  explain(
+    connection: string,
+    sql: string,
+    agent: AgentClaim | null,
+  ): PolicyExplanation | Promise<PolicyExplanation>;
   maskedColumns(connection: string): MaskingSummary | Promise<MaskingSummary>;
 }
 

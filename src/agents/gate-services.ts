@@ -1,99 +1,74 @@
 import type { PolicyGate } from '../core/gate/gate';
-import { describeFinding, lineageFindings } from '../core/masking/lineage';
-import type { MaskingPolicy, PolicyDocument } from '../core/policy/document';
-import { anyGlob } from '../core/policy/evaluate';
+import type { DecisionContext } from '../core/gate/operation';
+import { maskIndexFor } from '../core/masking/mask-index';
+import { scansContent } from '../core/masking/result-masking';
 import type { Actor } from '../core/identity/actor';
-import { explainSql } from '../core/policy/explain';
-import { evaluateAnalysis } from '../core/policy/evaluate';
+import type { CatalogFacts } from '../core/sql/catalog';
 import { analyzeSql } from '../core/sql/analyze';
-import { applyCatalog } from '../core/sql/catalog';
-import type { AirlockServices, MaskingSummary, PolicyExplanation } from './backend';
+import type { PostgresConnectionServices } from '../proxy/postgres/connection-services';
+import type { AirlockServices, MaskingSummary } from './backend';
 
-type Effect = PolicyExplanation['effect'];
 type Identity = { user: string; groups: string[] };
 
 /**
- * The policy services of a running Airlock (explain a statement, list masked columns), computed from
- * the gate's policy in force and masking index: the same inputs the gate decides with. The SQL parser
- * must be loaded (it is once the gate exists).
+ * The policy services of a running Airlock (explain a statement, list masked columns): the gate's own
+ * explain — the decide pipeline with a trace — on the connection's catalog as its sessions read it, so
+ * an agent told "allowed" is not then denied. The SQL parser must be loaded (it is once the gate exists).
  */
 export function gateServices(
   gate: PolicyGate,
   /** The human the proxy acts for (a function when it can change, e.g. after sign-in). */
   identity: Identity | (() => Identity),
+  /** The Postgres adapter's services of a listening connection (its catalog); undefined: not listening. */
+  connectionServices: (connection: string) => PostgresConnectionServices | undefined,
 ): Pick<AirlockServices, 'explain' | 'maskedColumns'> {
   const human = () => (typeof identity === 'function' ? identity() : identity);
   return {
-    explain(connection, sql, agent) {
-      const state = gate.policyState();
-      if (!state.ok) {
-        return {
-          effect: 'deny',
-          text: `no policy is in force: ${state.reason}\nrequest: DENY (Airlock fails closed)`,
-        };
-      }
-      const policy = state.active.policy;
-      const actor: Actor = { ...human(), agent: agent.name, channel: agent.channel };
-      const context = { connection, actor };
-      const explained = explainSql(policy, sql, context, state.active.id);
-      const lineage = maskingLineage(gate, policy, connection, sql);
-      const effect = strictest(explained.effect, lineage.effect);
-      const lines = [explained.text];
-      if (lineage.lines.length) lines.push(...lineage.lines, `request with masking: ${effect.toUpperCase()}`);
-      lines.push('(Airlock decides again when the statement is sent; this explanation runs nothing.)');
-      const plan = effect === 'deny' ? null : planStatement(gate, policy, connection, sql, actor);
-      return { effect, text: lines.join('\n'), ...(plan ? { planStatement: plan } : {}) };
+    async explain(connection, sql, agent) {
+      const services = connectionServices(connection);
+      const { catalog, note } = await currentCatalog(services);
+      const actor: Actor = { ...human(), ...(agent && { agent: agent.name, channel: agent.channel }) };
+      const context: DecisionContext = { connection, sessionId: 'explain', actor, sql: { catalog } };
+      const explained = gate.explain(context, { kind: 'sql', text: sql });
+      const text = [
+        explained.text,
+        note,
+        '(Airlock decides again when the statement is sent; this explanation runs nothing.)',
+      ].join('\n');
+      const plan = explained.effect === 'allow' ? planStatement(gate, context, sql) : null;
+      return { effect: explained.effect, text, ...(plan ? { planStatement: plan } : {}) };
     },
     maskedColumns(connection): MaskingSummary {
       const state = gate.policyState();
       const masking = state.ok ? state.active.policy.masking : undefined;
       if (!state.ok || !masking) return { columns: [], contentDetectors: false };
-      const index = gate.maskIndex(connection, state.active.policy);
-      const content = masking.content;
-      return {
-        columns: [...index.maskedColumns()],
-        contentDetectors: !!content && (!content.connections || anyGlob(content.connections, connection)),
-      };
+      const index = maskIndexFor(masking, connectionServices(connection)?.catalog);
+      return { columns: [...index.maskedColumns()], contentDetectors: scansContent(masking, connection) };
     },
   };
 }
 
-const ORDER: Effect[] = ['allow', 'review', 'deny'];
-const strictest = (a: Effect, b: Effect): Effect => (ORDER.indexOf(a) >= ORDER.indexOf(b) ? a : b);
-
-/** What the gate's masking lineage adds: computing on, filtering by or writing a masked column. */
-function maskingLineage(
-  gate: PolicyGate,
-  policy: PolicyDocument,
-  connection: string,
-  sql: string,
-): { effect: Effect; lines: string[] } {
-  if (!policy.masking) return { effect: 'allow', lines: [] };
-  const analysis = applyCatalog(analyzeSql(sql), undefined);
-  if (!analysis.ok) return { effect: 'allow', lines: [] };
-  const index = gate.maskIndex(connection, policy);
-  const findings = analysis.statements.flatMap((s) =>
-    lineageFindings(s, index, policy.masking as MaskingPolicy),
-  );
-  let effect: Effect = 'allow';
-  const lines = findings.map((f) => {
-    effect = strictest(effect, f.action);
-    return `masking    ${f.action.toUpperCase()}: ${describeFinding(f)}`;
-  });
-  return { effect, lines };
+/** The catalog as a new session would read it now; the last one read when the database cannot be reached. */
+async function currentCatalog(
+  services: PostgresConnectionServices | undefined,
+): Promise<{ catalog: CatalogFacts | undefined; note: string }> {
+  if (!services) return { catalog: undefined, note: 'catalog: not read (the connection is not listening)' };
+  try {
+    return { catalog: await services.readCatalog(), note: "catalog: the database's, read now" };
+  } catch (err) {
+    const note = `catalog: could not be read (${(err as Error).message})`;
+    return {
+      catalog: services.catalog,
+      note: services.catalog ? `${note}; the last one read is used` : note,
+    };
+  }
 }
 
 /**
- * `EXPLAIN <sql>` when the policy allows it outright: only then does the explain tool fetch a plan
+ * `EXPLAIN <sql>` when the gate would allow it outright: only then does the explain tool fetch a plan
  * (through the proxy, where the gate decides it again). A single statement only: EXPLAIN takes one.
  */
-function planStatement(
-  gate: PolicyGate,
-  policy: PolicyDocument,
-  connection: string,
-  sql: string,
-  actor: Actor,
-): string | null {
+function planStatement(gate: PolicyGate, context: DecisionContext, sql: string): string | null {
   const analysis = analyzeSql(sql);
   if (!analysis.ok || analysis.statements.length !== 1) return null;
   const text = sql.trim().replace(/;+\s*$/, '');
@@ -101,6 +76,5 @@ function planStatement(
   const explain = `EXPLAIN ${text}`;
   const explained = analyzeSql(explain);
   if (!explained.ok || explained.statements.length !== 1) return null;
-  if (evaluateAnalysis(policy, explained, { connection, actor }).effect !== 'allow') return null;
-  return maskingLineage(gate, policy, connection, explain).effect === 'allow' ? explain : null;
+  return gate.explain(context, { kind: 'sql', text: explain }).effect === 'allow' ? explain : null;
 }

@@ -37,7 +37,7 @@ export async function startHeadlessAirlock(
   const services: AirlockServices = {
     connections: () => config.connections.map((c) => c.name),
     endpoints: () => proxy.endpoints,
-    ...gateServices(gate, identity),
+    ...gateServices(gate, identity, (name) => proxy.connectionServices(name)),
   };
   const channel = await startControlChannel({ configFile, ...services, approvals, log }).catch(
     (err: Error) => {

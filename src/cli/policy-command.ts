@@ -2,7 +2,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { JSONWebKeySet, JWK } from 'jose';
 import { parsePolicy, type PolicyDocument } from '../core/policy/document';
 import { AGENT_CHANNELS, type Actor, type AgentChannel } from '../core/identity/actor';
-import { explainSql } from '../core/policy/explain';
+import { PolicyGate } from '../core/gate/gate';
+import { silentLogger } from '../core/log';
 import { PRESETS, isPreset } from '../core/policy/presets';
 import { generateSigningKey, signPolicyBundle, verifyPolicyBundle } from '../core/policy/bundle';
 import { loadSqlParser } from '../core/sql/parser';
@@ -88,12 +89,14 @@ async function explain(sql: string, o: PolicyOptions): Promise<number> {
   if (channel !== undefined && (!AGENT_CHANNELS.includes(channel) || !o.agent))
     throw new UsageError(`--channel takes ${AGENT_CHANNELS.join(' or ')}, with --agent`, policyUsage);
   const actor: Actor = { user: o.user ?? 'you', groups: [], agent: o.agent, ...(channel ? { channel } : {}) };
-  const { text, effect } = explainSql(
-    policy,
-    sql,
-    { connection: o.connection ?? 'default', actor },
-    o.policy,
+  // The gate's own pipeline, offline: no database catalog, nothing prepared, no reviewer asked.
+  const gate = new PolicyGate(
+    { state: () => ({ ok: true, active: { policy, id: o.policy as string } }) },
+    null,
+    silentLogger,
   );
+  const context = { connection: o.connection ?? 'default', sessionId: 'explain', actor };
+  const { text, effect } = gate.explain(context, { kind: 'sql', text: sql });
   writeText(process.stdout, text + '\n');
   return effect === 'deny' ? 1 : 0;
 }

@@ -15,6 +15,8 @@ import {
   type RunningProxy,
 } from '../proxy/airlock-proxy';
 import type { PolicyGate } from '../core/gate/gate';
+import { maskIndexFor } from '../core/masking/mask-index';
+import { gateServices } from '../agents/gate-services';
 import type { PolicySource } from '../core/policy/source';
 
 /** Where the configuration came from: a file, or the embedded demo. */
@@ -180,9 +182,8 @@ export class AirlockController implements vscode.Disposable {
   isMasked(connection: string, relations: string[], column: string, statementRelations: string[]): boolean {
     const state = this.engine?.source.state();
     if (!this.engine || !state?.ok || !state.active.policy.masking) return false;
-    return this.engine.gate
-      .maskIndex(connection, state.active.policy)
-      .isMasked(relations, column, statementRelations);
+    const catalog = this.proxies.get(connection)?.connectionServices(connection)?.catalog;
+    return maskIndexFor(state.active.policy.masking, catalog).isMasked(relations, column, statementRelations);
   }
 
   /** The gate (loading the configuration and engine if needed): the agent tools' policy services use it. */
@@ -190,7 +191,17 @@ export class AirlockController implements vscode.Disposable {
     return (await this.loadedEngine(await this.loadedConfig())).gate;
   }
 
-  /** The policy in force, for Explain Statement and Open Policy. */
+  /** Explain and masked columns: the gate's own pipeline on the connection's catalog. */
+  async policyServices() {
+    const gate = await this.gate();
+    return gateServices(
+      gate,
+      () => this.identity,
+      (name) => this.proxies.get(name)?.connectionServices(name),
+    );
+  }
+
+  /** The policy in force, for Open Policy. */
   async policy() {
     const config = await this.loadedConfig();
     const engine = await this.loadedEngine(config);

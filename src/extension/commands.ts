@@ -4,8 +4,6 @@ import * as vscode from 'vscode';
 import type { OutputLog } from './output-log';
 import { actorLabel } from '../core/identity/actor';
 import { printable } from '../core/text/printable';
-import { loadSqlParser } from '../core/sql/parser';
-import { explainSql } from '../core/policy/explain';
 import { EXPORT_FORMATS, writeExport, type ExportFormat } from '../core/recording/export';
 import { verifyRecordings } from '../core/recording/verify';
 import type { LocalEndpoint } from '../proxy/airlock-proxy';
@@ -190,11 +188,8 @@ async function explainStatement(d: CommandDeps): Promise<void> {
     ? editor.document.getText(editor.selection.isEmpty ? undefined : editor.selection)
     : await vscode.window.showInputBox({ prompt: 'The SQL to explain' });
   if (!sql?.trim()) throw new Error('select a statement to explain');
-  const { state } = await d.airlock.policy();
-  if (!state.ok) throw new Error(`no policy is in force: ${state.reason}`);
-  await loadSqlParser();
   const connection = d.airlock.endpoints()[0]?.name ?? (await d.airlock.connectionNames())[0] ?? 'default';
-  const { text } = explainSql(state.active.policy, sql, { connection, actor: d.airlock.identity });
+  const { text } = await (await d.airlock.policyServices()).explain(connection, sql, null);
   for (const line of `explain on ${connection}:\n${text}`.split('\n')) d.log.info(line);
   const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content: `${text}\n` });
   await vscode.window.showTextDocument(doc, vscode.ViewColumn.Beside, true);

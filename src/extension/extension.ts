@@ -9,7 +9,6 @@ import { SessionsView } from './sessions-view';
 import { StatusBar } from './status-bar';
 import { TerminalEnvironment } from './terminals';
 import { localBackend, type AirlockServices } from '../agents/backend';
-import { gateServices } from '../agents/gate-services';
 import { startControlChannel, type ControlChannel } from '../proxy/control-channel';
 import { registerLanguageModelTools, registerMcpServerProvider } from './lm-tools';
 
@@ -71,7 +70,7 @@ export function activate(context: vscode.ExtensionContext): void {
  * The channel may watch reviews but not decide them: in VS Code only the panel decides.
  */
 function registerAgents(context: vscode.ExtensionContext, airlock: AirlockController, log: Logger): void {
-  const policy = async () => gateServices(await airlock.gate(), () => airlock.identity);
+  const policy = () => airlock.policyServices();
   const services: AirlockServices = {
     connections: () => airlock.connectionNames(),
     endpoints: () => airlock.endpoints(),

@@ -8,7 +8,6 @@ import { PolicyGate, type Gate } from '../core/gate/gate';
 import type { Logger } from '../core/log';
 import type { ApprovalBroker } from '../core/approvals/broker';
 import { PolicySource } from '../core/policy/source';
-import { AnalysisCache } from '../core/sql/analysis-cache';
 import { loadSqlParser } from '../core/sql/parser';
 import { Recorder } from '../core/recording/recorder';
 import { installationKey } from '../core/recording/checkpoint';
@@ -17,6 +16,7 @@ import type { AgentChannel } from '../core/identity/actor';
 import { makeVerifier } from './postgres/auth/scram';
 import { newListenerSecrets } from './postgres/auth/channel-secrets';
 import { PostgresListener } from './postgres/listener';
+import { PostgresConnectionServices } from './postgres/connection-services';
 
 /** What a client needs to reach one local listener; the password is this run's random secret. */
 export interface LocalEndpoint {
@@ -45,6 +45,8 @@ export function agentEndpoint(e: LocalEndpoint, channel: AgentChannel): LocalEnd
 
 export interface RunningProxy {
   endpoints: LocalEndpoint[];
+  /** The Postgres adapter's services of a connection (its catalog, masking), for explain and the UI. */
+  connectionServices(connection: string): PostgresConnectionServices | undefined;
   /** Clients connected right now, over all listeners. */
   sessionCount(): number;
   close(): Promise<void>;
@@ -86,12 +88,7 @@ export async function policyGateFor(
   const source = await PolicySource.open(policySpec(config), log);
   if (config.policy === 'allow-all')
     log.warn('policy allow-all: every statement is allowed. Use it for development only.');
-  // Hash masks use the installation's own key unless the policy names one: derived from the key that
-  // signs the recordings, so every run on this machine hashes alike and nothing new is stored.
-  const hashKey = config.recordings
-    ? installationHashKey(installationKey(config.recordings).privateKey)
-    : undefined;
-  return { gate: new PolicyGate(source, new AnalysisCache(), approvals, log, hashKey), source };
+  return { gate: new PolicyGate(source, approvals, log), source };
 }
 
 /** Opens the config's recordings folder for writing and says what start-up recovery found. */
@@ -126,14 +123,30 @@ export async function startProxy(
     source = made.source;
   }
   const identity = options.identity ?? { user: os.userInfo().username, groups: [] };
+  // Hash masks use the installation's own key unless the policy names one: derived from the key that
+  // signs the recordings, so every run on this machine hashes alike and nothing new is stored.
+  const hashKey = config.recordings
+    ? installationHashKey(installationKey(config.recordings).privateKey)
+    : undefined;
+  const policyGate = gate instanceof PolicyGate ? gate : null;
+  const policy = policyGate && (() => policyGate.policyState());
   const ownRecorder = !options.recorder && config.recordings;
   const recorder = options.recorder ?? (ownRecorder ? openRecorder(ownRecorder, config, log) : undefined);
   const listeners: PostgresListener[] = [];
+  const connectionServices = new Map<string, PostgresConnectionServices>();
   const endpoints: LocalEndpoint[] = [];
   try {
     for (const c of config.connections) {
       const up = parseUpstreamUrl(c.upstream);
       const secrets = newListenerSecrets();
+      const upstream = {
+        ...up,
+        password: passwordSource(c),
+        connectTimeoutMs: 10_000,
+        maxMessageBytes: config.maxMessageBytes ?? DEFAULT_MAX_MESSAGE,
+      };
+      const services = new PostgresConnectionServices(c.name, upstream, policy, hashKey);
+      connectionServices.set(c.name, services);
       const listener = new PostgresListener({
         connection: c.name,
         user: up.user,
@@ -142,13 +155,9 @@ export async function startProxy(
         tls: c.tls
           ? tls.createSecureContext({ cert: readFileSync(c.tls.cert), key: readFileSync(c.tls.key) })
           : undefined,
-        upstream: {
-          ...up,
-          password: passwordSource(c),
-          connectTimeoutMs: 10_000,
-          maxMessageBytes: config.maxMessageBytes ?? DEFAULT_MAX_MESSAGE,
-        },
+        upstream,
         gate,
+        services,
         identity,
         recorder,
         maxMessageBytes: config.maxMessageBytes ?? DEFAULT_MAX_MESSAGE,
@@ -179,6 +188,7 @@ export async function startProxy(
   }
   return {
     endpoints,
+    connectionServices: (name) => connectionServices.get(name),
     sessionCount: () => listeners.reduce((n, l) => n + l.sessionCount, 0),
     close: async () => {
       await Promise.all(listeners.map((l) => l.close()));

@@ -12,15 +12,13 @@ import { RawClient, type Reply } from '../helpers/raw-client';
  * "forbidden" (and decides asynchronously for statements naming "slow") stands in for the policy engine.
  */
 const gate: Gate = {
-  decide: (_ctx, req) => {
-    const sql = 'sql' in req ? req.sql : '';
+  decide: (_ctx, op) => {
+    const sql = 'text' in op ? op.text : '';
     const decision: Decision = sql.includes('forbidden')
       ? { effect: 'deny', rule: 'test-rule', reason: 'the test forbids it', hint: 'Ask for review.' }
       : { effect: 'allow', rule: 'test-allow', obligations: {} };
     return sql.includes('slow') ? new Promise((r) => setTimeout(() => r(decision), 30)) : decision;
   },
-  readOnlyUpstream: () => false,
-  endSession: () => {},
 };
 
 const summary = (replies: Reply[]) =>

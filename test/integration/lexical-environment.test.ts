@@ -243,8 +243,6 @@ describe('lexical environment, reply verification and execution paths (issue 11)
         obligations: {},
         facts: [{ command: 'SELECT', kind: 'read', relations: [] }],
       }),
-      readOnlyUpstream: () => false,
-      endSession: () => {},
     };
     let p: ProxyUnderTest;
     let recordings: string;

@@ -27,6 +27,7 @@ import {
 import { PostgresListener } from '../../src/proxy/postgres/listener';
 import { makeVerifier } from '../../src/proxy/postgres/auth/scram';
 import { policyGateFor } from '../../src/proxy/airlock-proxy';
+import { PostgresConnectionServices } from '../../src/proxy/postgres/connection-services';
 import type { Logger } from '../../src/core/log';
 import type { PostgresCluster } from '../../src/demo/postgres-cluster';
 
@@ -496,22 +497,24 @@ describe('postgres proxy: malformed and hostile client input', function () {
         null,
       );
       closeGate = () => made.source.close();
+      const upstream = {
+        host: cluster.host,
+        port: cluster.port,
+        user: cluster.user,
+        database: 'postgres',
+        sslmode: 'require' as const,
+        password: async () => cluster.password,
+        connectTimeoutMs: 5000,
+        maxMessageBytes: 1 << 20,
+      };
       listener = new PostgresListener({
         connection: 'short-timeout',
         user: cluster.user,
         database: 'postgres',
         verifier: makeVerifier({ client: password }),
-        upstream: {
-          host: cluster.host,
-          port: cluster.port,
-          user: cluster.user,
-          database: 'postgres',
-          sslmode: 'require',
-          password: async () => cluster.password,
-          connectTimeoutMs: 5000,
-          maxMessageBytes: 1 << 20,
-        },
+        upstream,
         gate: made.gate,
+        services: new PostgresConnectionServices('short-timeout', upstream, () => made.gate.policyState()),
         identity: { user: 'airlock-test', groups: [] },
         maxMessageBytes: 1 << 20,
         authTimeoutMs: 800,

@@ -159,7 +159,7 @@ describe('control channel: server and client', () => {
       endpoints: () => [endpoint],
       explain: (connection, sql, agent) => ({
         effect: 'allow',
-        text: `${connection}|${sql}|${agent.name}|${agent.channel}`,
+        text: `${connection}|${sql}|${agent?.name}|${agent?.channel}`,
       }),
       maskedColumns: () => ({
         columns: [{ relation: 'public.c', column: 'email', mask: 'partial' }],

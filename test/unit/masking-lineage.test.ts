@@ -3,11 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PolicyGate, type GateContext } from '../../src/core/gate/gate';
+import { PolicyGate } from '../../src/core/gate/gate';
+import type { DecisionContext } from '../../src/core/gate/operation';
+import { maskIndexFor } from '../../src/core/masking/mask-index';
 import { type Decision } from '../../src/core/gate/decision';
 import { silentLogger } from '../../src/core/log';
 import { PolicySource } from '../../src/core/policy/source';
-import { AnalysisCache } from '../../src/core/sql/analysis-cache';
 import { catalogFromRows } from '../../src/core/sql/catalog';
 import { loadSqlParser } from '../../src/core/sql/parser';
 
@@ -26,20 +27,19 @@ masking:
 `;
 
 describe('masking lineage on the parse tree', () => {
-  const ctx: GateContext = { connection: 'c', sessionId: 's', actor: { user: 'u', groups: [] } };
+  const ctx: DecisionContext = { connection: 'c', sessionId: 's', actor: { user: 'u', groups: [] } };
   let gate: PolicyGate;
-  const decide = (sql: string) => gate.decide(ctx, { protocol: 'simple', sql }) as Decision;
+  const decide = (sql: string) => gate.decide(ctx, { kind: 'sql', text: sql }) as Decision;
 
   before(async () => {
     await loadSqlParser();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-mask-'));
     writeFileSync(path.join(dir, 'p.yaml'), POLICY);
     const source = await PolicySource.open({ kind: 'file', path: path.join(dir, 'p.yaml') }, silentLogger);
-    gate = new PolicyGate(source, new AnalysisCache(), null, silentLogger);
+    gate = new PolicyGate(source, null, silentLogger);
     // The catalog as the proxy reads it: customers(id, full_name, email, ssn, city), a view over it, orders.
-    gate.setCatalog(
-      'c',
-      catalogFromRows([
+    ctx.sql = {
+      catalog: catalogFromRows([
         ['c', '100', '1', 'public', 'customers', 'id', 'r'],
         ['c', '100', '2', 'public', 'customers', 'full_name', 'r'],
         ['c', '100', '3', 'public', 'customers', 'email', 'r'],
@@ -53,7 +53,7 @@ describe('masking lineage on the parse tree', () => {
         ['c', '300', '1', 'public', 'orders', 'customer_id', 'r'],
         ['f', 'leak_fn'],
       ]),
-    );
+    };
   });
 
   it('allows plain reads of masked columns (the wire masks them) and anything on unmasked ones', () => {
@@ -114,7 +114,8 @@ describe('masking lineage on the parse tree', () => {
   it('knows masked fields by table OID and attribute number, also through a view to its sources', () => {
     const state = gate.policyState();
     assert.ok(state.ok);
-    const index = gate.maskIndex('c', state.active.policy);
+    assert.ok(state.active.policy.masking);
+    const index = maskIndexFor(state.active.policy.masking, ctx.sql?.catalog);
     assert.equal(index.styleForField(100, 3), 'partial');
     assert.equal(index.styleForField(100, 4), 'hash');
     assert.equal(index.styleForField(100, 5), undefined);

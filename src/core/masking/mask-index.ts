@@ -6,6 +6,22 @@ import { parseStatements } from '../sql/parser';
 const isObj = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+const NO_CATALOG = {};
+const indexes = new WeakMap<MaskingPolicy, WeakMap<CatalogFacts | typeof NO_CATALOG, MaskIndex>>();
+
+/**
+ * The mask index of a policy's masking against a catalog, made once per pair: decisions and the result
+ * masker of every session on the connection share it (both are immutable once read).
+ */
+export function maskIndexFor(policy: MaskingPolicy, catalog: CatalogFacts | undefined): MaskIndex {
+  let byCatalog = indexes.get(policy);
+  if (!byCatalog) indexes.set(policy, (byCatalog = new WeakMap()));
+  const key = catalog ?? NO_CATALOG;
+  let index = byCatalog.get(key);
+  if (!index) byCatalog.set(key, (index = new MaskIndex(policy, catalog)));
+  return index;
+}
+
 /**
  * Which columns are masked, and how: the policy's column rules (globs and tags on `schema.table.column`)
  * resolved against the upstream catalog, so that a result column is found by what RowDescription names

@@ -3,7 +3,8 @@ import tls from 'node:tls';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { serialize } from 'pg-protocol';
-import type { Gate, GateContext, StatementRequest } from '../../core/gate/gate';
+import type { Gate } from '../../core/gate/gate';
+import type { DecisionContext, SqlOperation } from '../../core/gate/operation';
 import type { Decision } from '../../core/gate/decision';
 import type { Logger } from '../../core/log';
 import { PgError, SqlState, fatal } from './protocol/errors';
@@ -38,7 +39,6 @@ import {
   UpstreamStartupError,
   type UpstreamTarget,
 } from './upstream';
-import { CATALOG_QUERY, catalogFromRows } from '../../core/sql/catalog';
 import { OutputBatch } from './output-batch';
 import { DenialSubstitution, denialError } from './denial';
 import { ObligationTracker } from './obligations';
@@ -48,9 +48,25 @@ import type { Recorder } from '../../core/recording/recorder';
 import { startupSettings } from './startup-settings';
 import { clientDecoding, lexicalDeviation, pinLexicalEnvironment } from './lexical-environment';
 import { ReplyVerifier } from './reply-verifier';
-import { quoteIdent } from '../../core/sql/quote';
+import { quoteIdent, quoteLiteral } from '../../core/sql/quote';
+import type { PostgresConnectionServices } from './connection-services';
 
 type AllowDecision = Extract<Decision, { effect: 'allow' }>;
+
+/** A statement as the client sent it: the message form it came in, and its text for the gate. */
+type StatementRequest =
+  | { protocol: 'simple'; sql: string }
+  | { protocol: 'extended'; sql: string; statementName: string }
+  /** A named prepared statement, decided again when it is executed (the policy may have changed). */
+  | { protocol: 'execute'; sql: string; statementName: string }
+  | { protocol: 'fastpath'; functionOid: number };
+
+/** What the gate decides for a request: the text the server will run, or the function it will call. */
+function operationOf(request: StatementRequest): SqlOperation {
+  return 'sql' in request
+    ? { kind: 'sql', text: request.sql }
+    : { kind: 'sql', functionOid: request.functionOid };
+}
 
 /** Everything a listener knows about the connection it serves. */
 export interface ListenerSettings {
@@ -64,6 +80,8 @@ export interface ListenerSettings {
   tls?: tls.SecureContext;
   upstream: UpstreamTarget;
   gate: Gate;
+  /** The connection's catalog, masking, read-only mode: what the adapter keeps beside decisions. */
+  services: PostgresConnectionServices;
   /** The human on whose behalf this listener's clients act. */
   identity: { user: string; groups: string[] };
   /** Where sessions are recorded (none: not recorded). */
@@ -116,10 +134,8 @@ export class ClientSession {
   private barrierCycle = 0;
   /** How query texts are decoded: the client encoding the server last reported. */
   private decoding: TextDecoding | undefined;
-  private readonly masker = new ResultMasker(
-    () => this.settings.gate.resultMasking?.(this.settings.connection) ?? null,
-  );
-  private context: GateContext | null = null;
+  private readonly masker = new ResultMasker(() => this.settings.services.resultMasking());
+  private context: DecisionContext | null = null;
   /** The agent adapter whose secret the client proved it holds (none: the ordinary client's). */
   private channel: AgentChannel | undefined;
   private log: StatementLog | null = null;
@@ -184,10 +200,10 @@ export class ClientSession {
           agent: params.get('application_name') || undefined,
           ...(this.channel ? { channel: this.channel } : {}),
         },
-        estimateRows: (sql) => this.estimateRows(sql, new Map(params)),
+        sql: this.settings.services.sqlEnvironment((sql) => this.estimateRows(sql, new Map(params))),
       };
       await this.checkStartupSettings(params);
-      if (this.settings.gate.readOnlyUpstream(this.settings.connection)) {
+      if (this.settings.services.readOnlyUpstream()) {
         // Defence in depth: the server refuses writes even if a statement slipped past analysis.
         params.set('default_transaction_read_only', 'on');
       }
@@ -206,11 +222,8 @@ export class ClientSession {
         this.close('client left while the upstream connected');
         return;
       }
-      const gate = this.settings.gate;
-      if (gate.catalogNeeded?.(this.settings.connection)) {
-        const rows = await queryUpstream(up, CATALOG_QUERY, this.settings.upstream);
-        gate.setCatalog?.(this.settings.connection, catalogFromRows(rows));
-      }
+      const services = this.settings.services;
+      if (services.catalogNeeded) await services.loadCatalog(up);
       this.upstream = up.socket;
       this.upstreamKey = { processId: up.processId, secretKey: up.secretKey };
       this.processId = up.processId;
@@ -222,7 +235,7 @@ export class ClientSession {
       if (recorder) {
         const { connection, actor } = this.context;
         const { host, port, database, user } = this.settings.upstream;
-        const recording = gate.recordingPolicy?.() ?? { parameters: 'none' };
+        const recording = services.recordingPolicy();
         const session = recorder.session(this.id, {
           connection,
           actor,
@@ -336,9 +349,10 @@ export class ClientSession {
 
   /** Settings in the startup packet take effect like SET: the gate decides them the same way. */
   private async checkStartupSettings(params: Map<string, string>): Promise<void> {
-    const context = this.context as GateContext;
+    const context = this.context as DecisionContext;
     for (const { setting, value } of startupSettings(params)) {
-      const decision = await this.settings.gate.decide(context, { protocol: 'startup', setting, value });
+      const text = `SET ${quoteIdent(setting)} = ${quoteLiteral(value)}`;
+      const decision = await this.settings.gate.decide(context, { kind: 'sql', text });
       if (decision.effect === 'deny') {
         const err = denialError(decision);
         throw fatal(err.code, `${err.message} (startup setting ${setting})`, err.options);
@@ -418,7 +432,7 @@ export class ClientSession {
     if (this.deciding || this.phase !== 'relaying') return;
     const out = new OutputBatch();
     const upstream = this.upstream as net.Socket;
-    const context = this.context as GateContext;
+    const context = this.context as DecisionContext;
     try {
       for (let i = 0; i < this.inbox.length; i++) {
         const message = this.inbox[i];
@@ -436,7 +450,9 @@ export class ClientSession {
           continue;
         }
         const decision =
-          barrier === 'deny' ? UNSEEN_EFFECTS_PENDING : this.settings.gate.decide(context, request);
+          barrier === 'deny'
+            ? UNSEEN_EFFECTS_PENDING
+            : this.settings.gate.decide(context, operationOf(request));
         if (decision instanceof Promise) {
           out.flushTo(upstream);
           this.inbox = this.inbox.slice(i);
@@ -571,7 +587,7 @@ export class ClientSession {
   ): void {
     if (decision.effect === 'allow') {
       if (request.protocol === 'execute') this.describeForMasking(out, decodeExecutePortal(message));
-      if (request.protocol !== 'extended' && request.protocol !== 'startup') {
+      if (request.protocol !== 'extended') {
         const sql =
           'sql' in request ? request.sql : `-- fast-path call of function OID ${request.functionOid}`;
         this.log?.started(request.protocol, sql, decision, request.protocol === 'execute');
@@ -587,12 +603,7 @@ export class ClientSession {
       this.settings.log.info(
         `[${this.settings.connection}] session ${this.id} denied (${decision.rule}): ${decision.reason}`,
       );
-      const sql =
-        'sql' in request
-          ? request.sql
-          : request.protocol === 'fastpath'
-            ? `-- fast-path call of function OID ${request.functionOid}`
-            : '';
+      const sql = 'sql' in request ? request.sql : `-- fast-path call of function OID ${request.functionOid}`;
       this.log?.denied(request.protocol, sql, decision);
       if (request.protocol === 'extended') this.statements.delete(request.statementName);
       // The replacement fails upstream in the same place the original would have run: a Query for a
@@ -802,7 +813,7 @@ export class ClientSession {
     this.phase = 'closed';
     this.registry.remove(this);
     this.obligations.clear();
-    this.settings.gate.endSession(this.id);
+    this.settings.gate.endSession?.(this.id);
     this.log?.end(why);
     this.settings.log.debug(`[${this.settings.connection}] session ${this.id} closed: ${why}`);
     this.upstream?.end();
