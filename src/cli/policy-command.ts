@@ -14,8 +14,9 @@ export const policyUsage = `airlock policy explain --policy P [--connection NAME
 airlock policy sign --key PRIVATE.jwk.json --in POLICY.yaml --out BUNDLE.jws [--ttl SECONDS]
 airlock policy keygen --kid ID --key PRIVATE.jwk.json --jwks PUBLIC.jwks.json
 
-explain: prints, per statement, what Airlock sees (kind, relations, functions, flags) and which rule
-decides and why. P is a preset (read-only, allow-all), a .yaml/.json policy file, or a .jws bundle
+explain: prints, per statement, what Airlock sees (kind, relations, functions, flags), which rule
+decides and why, and what masking adds: the gate's own decision, offline (no database catalog, so a
+user function that shadows a built-in is not known; the agents' explain tool reads the catalog). P is a preset (read-only, allow-all), a .yaml/.json policy file, or a .jws bundle
 (with --jwks). An --agent name is taken as claimed (as a terminal client's application_name) unless
 --channel names the agent adapter it came through.
 sign:    makes a signed policy bundle (JWS, default lifetime 1 day) from a policy file.
@@ -97,6 +98,9 @@ async function explain(sql: string, o: PolicyOptions): Promise<number> {
   );
   const context = { connection: o.connection ?? 'default', sessionId: 'explain', actor };
   const { text, effect } = gate.explain(context, { kind: 'sql', text: sql });
-  writeText(process.stdout, text + '\n');
+  writeText(
+    process.stdout,
+    `${text}\ncatalog: none (offline: functions and columns are known by name only; a running Airlock's explain reads the database's)\n`,
+  );
   return effect === 'deny' ? 1 : 0;
 }
