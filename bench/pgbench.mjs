@@ -51,6 +51,11 @@ export const pgbenchDefaults = {
    * that records runs beside the one that does not, and the ratio between them is printed.
    */
   recordings: 'off',
+  /**
+   * Another build's dist/cli.js (e.g. the previous commit's, see compare.mjs): run as a further target
+   * `airlock@base` with the same config, and the ratio Airlock / that build is printed.
+   */
+  baseline: '',
 };
 const MODES = ['simple', 'extended', 'prepared'];
 
@@ -63,7 +68,7 @@ async function initPgbench(target, scale) {
 }
 
 /** Starts the targets to compare; pgbouncer is left out where it cannot run the mode correctly. */
-async function startTargets(cluster, options, airlockConfig, recordingConfig) {
+async function startTargets(cluster, options, airlockConfig, recordingConfig, baselineConfig) {
   const targets = [directTarget(cluster)];
   if (options.mode === 'prepared') {
     // pgbouncer 1.18 in transaction mode hands a client a different server connection per transaction, so
@@ -83,6 +88,15 @@ async function startTargets(cluster, options, airlockConfig, recordingConfig) {
   if (recordingConfig) {
     targets.push(
       await startAirlock(recordingConfig, { upstreamPassword: cluster.password, name: 'airlock+rec' }),
+    );
+  }
+  if (baselineConfig) {
+    targets.push(
+      await startAirlock(baselineConfig, {
+        upstreamPassword: cluster.password,
+        cli: path.resolve(options.baseline),
+        name: 'airlock@base',
+      }),
     );
   }
   return targets;
@@ -143,6 +157,12 @@ function summarise(runs, options) {
   console.log(`Airlock / direct    = ${times(ratios.airlockVsDirect)}`);
   console.log(`Airlock / pgbouncer = ${times(ratios.airlockVsPgbouncer)}   (target ≥ 0.75×)`);
   console.log(`pgbouncer / direct  = ${times(ratios.pgbouncerVsDirect)}`);
+  if (summary['airlock@base']) {
+    ratios.airlockVsBaseline = ratio(airlock, summary['airlock@base'].tpsMedian);
+    console.log(
+      `Airlock / baseline  = ${times(ratios.airlockVsBaseline)}   (the same config on the baseline build)`,
+    );
+  }
   if (summary['airlock+rec']) {
     ratios.recordingOnVsOff = ratio(summary['airlock+rec'].tpsMedian, airlock);
     console.log(`recording on / off  = ${times(ratios.recordingOnVsOff)}   (target ≥ 0.9×)`);
@@ -180,7 +200,15 @@ async function measure(options, airlockConfig) {
     options.recordings === 'both'
       ? airlockConfigFor(cluster, { ...policyConfig(options.policy), ...recordingFolder() })
       : null;
-  const targets = await startTargets(cluster, options, airlockConfig(cluster), recordingConfig);
+  // The baseline build gets a config of its own (its own recordings folder, if any).
+  const baselineConfig = options.baseline ? airlockConfig(cluster) : null;
+  const targets = await startTargets(
+    cluster,
+    options,
+    airlockConfig(cluster),
+    recordingConfig,
+    baselineConfig,
+  );
   if (options.warmup > 0) {
     note(`warm-up: ${options.warmup} s per target (not counted)`);
     for (const t of targets) await runPgbench(t, { seconds: options.warmup, mode: options.mode });
