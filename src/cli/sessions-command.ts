@@ -142,7 +142,11 @@ function show(store: RecordingStore, s: SessionSummary, json: boolean, out: Writ
     `session ${s.id}\n  connection ${s.connection}, ${actorLabel(s)}, from ${s.client}\n` +
       `  ${s.started} → ${s.ended ?? (s.live ? 'live' : 'not ended')}${s.endReason ? ` (${s.endReason})` : ''}\n` +
       `  ${s.statements} statement(s), ${s.denials} denied, ${s.approvals} approved on review` +
-      `${s.policy ? `; policy ${s.policy}` : ''}\n\n`,
+      `${s.policy ? `; policy ${s.policy}` : ''}\n` +
+      (store.damaged.length
+        ? `  ${store.damaged.length} line(s) of the journal are not readable events and were skipped (airlock verify names them)\n`
+        : '') +
+      '\n',
   );
   for (const e of events) writeText(out, describeEvent(e));
   return 0;
