@@ -10,8 +10,13 @@
  *
  * Pure data and types (no Node, no validator): the webviews bundle it.
  */
-import type { Decision, FactsSummary, ReviewRecord } from '../gate/decision';
-import { REVIEW_OUTCOMES, REVIEW_SCOPES } from '../gate/decision';
+import {
+  REVIEW_OUTCOMES,
+  REVIEW_SCOPES,
+  type Decision,
+  type FactsSummary,
+  type ReviewRecord,
+} from '../gate/decision';
 import { AGENT_CHANNELS, type Actor, type AgentChannel } from '../identity/actor';
 
 /** Who and what a recorded session is. */
