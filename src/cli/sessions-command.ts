@@ -2,8 +2,8 @@ import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
 import { loadConfig } from '../config/config';
-import type { RecordedEvent } from '../core/recording/chain';
-import { EXPORT_FORMATS, OcsfConverter, writeExport, type ExportFormat } from '../core/recording/export';
+import { EXPORT_FORMATS, type ExportFormat, type RecordedEvent } from '../core/recording/events';
+import { OcsfConverter, writeExport } from '../core/recording/export';
 import { RecordingStore, type SessionFilter, type SessionSummary } from '../core/recording/store';
 import { UsageError } from './usage-error';
 import { writeText } from './human-output';
@@ -142,35 +142,36 @@ function show(store: RecordingStore, s: SessionSummary, json: boolean, out: Writ
     `session ${s.id}\n  connection ${s.connection}, ${actorLabel(s)}, from ${s.client}\n` +
       `  ${s.started} → ${s.ended ?? (s.live ? 'live' : 'not ended')}${s.endReason ? ` (${s.endReason})` : ''}\n` +
       `  ${s.statements} statement(s), ${s.denials} denied, ${s.approvals} approved on review` +
-      `${s.policy ? `; policy ${s.policy}` : ''}\n\n`,
+      `${s.policy ? `; policy ${s.policy}` : ''}\n` +
+      (store.damaged.length
+        ? `  ${store.damaged.length} line(s) of the journal are not readable events and were skipped (airlock verify names them)\n`
+        : '') +
+      '\n',
   );
   for (const e of events) writeText(out, describeEvent(e));
   return 0;
 }
 
 function describeEvent(e: RecordedEvent): string {
-  const d = e.data;
   const head = `#${e.seq} ${e.time.slice(11, 23)} `;
   switch (e.type) {
     case 'statement': {
-      const review = d.review as
-        { outcome: string; approver?: string; waitMs: number; scope?: string } | undefined;
+      const d = e.data;
+      const review = d.review;
       const lines = [
-        `${head}${String(d.decision).toUpperCase()} (${String(d.rule)})` +
-          (typeof d.durationMs === 'number' ? ` ${d.durationMs} ms` : '') +
-          (Array.isArray(d.tags) && d.tags.length ? ` → ${d.tags.join(', ')}` : ''),
-        `    ${String(d.sql).replace(/\n/g, '\n    ')}`,
+        `${head}${d.decision.toUpperCase()} (${d.rule})` +
+          (d.durationMs !== undefined ? ` ${d.durationMs} ms` : '') +
+          (d.tags?.length ? ` → ${d.tags.join(', ')}` : ''),
+        `    ${d.sql.replace(/\n/g, '\n    ')}`,
       ];
       if (review)
         lines.push(
           `    review: ${review.outcome}${review.approver ? ` by ${review.approver}` : ''} after ${review.waitMs} ms` +
             (review.scope === 'session' ? ' (for the session)' : ''),
         );
-      if (d.reason) lines.push(`    reason: ${String(d.reason)}`);
-      const error = d.error as { code: string; message: string } | undefined;
-      if (error) lines.push(`    error ${error.code}: ${error.message}`);
-      const sample = d.sample as
-        { columns: string[]; rows: Array<Array<string | null>>; truncated: boolean } | undefined;
+      if (d.reason) lines.push(`    reason: ${d.reason}`);
+      if (d.error) lines.push(`    error ${d.error.code}: ${d.error.message}`);
+      const sample = d.sample;
       if (sample && sample.rows.length) {
         const t = table(
           sample.columns,
@@ -183,9 +184,9 @@ function describeEvent(e: RecordedEvent): string {
       return lines.join('\n') + '\n';
     }
     case 'checkpoint':
-      return `${head}checkpoint: signed (key ${String(d.key)}) over event ${String(d.seq)}\n`;
+      return `${head}checkpoint: signed (key ${e.data.key}) over event ${e.data.seq}\n`;
     default:
-      return `${head}${e.type} ${JSON.stringify(d)}\n`;
+      return `${head}${e.type} ${JSON.stringify(e.data)}\n`;
   }
 }
 

@@ -6,7 +6,8 @@ import { writeText } from './human-output';
 export const verifyUsage = `airlock verify --config FILE [--public-key PEM]
 
 Checks every recorded session in the config's recordings folder: each event's hash, that no event is
-missing or out of order, and each session's signed checkpoint (events cut off a session's end show).
+missing or out of order, that each is an event of the recording schema, and each session's signed
+checkpoint (events cut off a session's end show).
 --public-key pins the installation key to check signatures with (a copy kept elsewhere); without it
 the folder's keys/installation-ed25519.pub.pem is used. Exits 1 naming every problem.`;
 

@@ -39,6 +39,23 @@ function describe(error: ErrorObject): string {
   }
 }
 
+/**
+ * What a validator found wrong, as `root.path.to.key: problem` (for values that are not documents with
+ * lines, such as a recorded event read back).
+ */
+export function validationProblems(errors: ErrorObject[] | null | undefined, root: string): string[] {
+  const problems = (errors ?? [])
+    .filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf' && e.keyword !== 'if')
+    .map((e) => {
+      const at = e.instancePath
+        .replace(/\/(\d+)(?=\/|$)/g, '[$1]')
+        .replace(/\//g, '.')
+        .replace(/~1/g, '/');
+      return `${root}${at}: ${describe(e)}`;
+    });
+  return [...new Set(problems)];
+}
+
 /** A validated document, and a way to name a place in it for checks made after the schema. */
 export interface ValidatedDocument<T> {
   value: T;

@@ -8,7 +8,7 @@ import {
   parseApprovalPanelReply,
   type ApprovalPanelMessage,
   type PendingApproval,
-} from '../shared/webview-protocol';
+} from '../shared/webviews/approval-protocol';
 import type { AirlockController } from './airlock-controller';
 import { webviewOptions, webviewPage } from './webview-page';
 

@@ -1,13 +1,12 @@
 import * as vscode from 'vscode';
 import type { OutputLog } from './output-log';
-import type { RecordedEvent } from '../core/recording/chain';
-import type { Follower, RecordingStore, SessionSummary } from '../core/recording/store';
+import type { Follower, RecordingStore } from '../core/recording/store';
 import {
   parseReplayViewReply,
-  type ReplayEvent,
+  replayEvent,
+  replaySession,
   type ReplayViewMessage,
-  type SessionSummary as ViewSummary,
-} from '../shared/webview-protocol';
+} from '../shared/webviews/replay-protocol';
 import { webviewOptions, webviewPage } from './webview-page';
 
 /**
@@ -85,8 +84,8 @@ export class ReplayPanels implements vscode.Disposable {
     const events = store.events(session.id);
     const first: ReplayViewMessage = {
       type: 'session',
-      session: toView(session),
-      events: events.map(toEvent),
+      session: replaySession(session),
+      events: events.map(replayEvent),
     };
     await entry.panel.webview.postMessage(first);
     entry.follower?.close();
@@ -95,7 +94,7 @@ export class ReplayPanels implements vscode.Disposable {
           void entry.panel.webview.postMessage({
             type: 'append',
             sessionId: session.id,
-            events: more.map(toEvent),
+            events: more.map(replayEvent),
           } satisfies ReplayViewMessage);
         })
       : null;
@@ -105,26 +104,4 @@ export class ReplayPanels implements vscode.Disposable {
     for (const { panel } of this.open.values()) panel.dispose();
     this.serializer.dispose();
   }
-}
-
-function toView(s: SessionSummary): ViewSummary {
-  return {
-    id: s.id,
-    connection: s.connection,
-    actor: {
-      user: s.user,
-      ...(s.agent ? { agent: s.agent } : {}),
-      ...(s.channel ? { channel: s.channel } : {}),
-    },
-    client: s.client,
-    started: s.started,
-    ...(s.ended ? { ended: s.ended } : {}),
-    live: s.live,
-    statements: s.statements,
-    denials: s.denials,
-  };
-}
-
-function toEvent(e: RecordedEvent): ReplayEvent {
-  return { seq: e.seq, time: e.time, type: e.type, data: e.data };
 }

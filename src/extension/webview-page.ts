@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { WEBVIEW_ASSETS, webviewHtml, type WebviewName } from '../shared/webview-protocol';
+import { WEBVIEW_ASSETS, webviewHtml, type WebviewName } from '../shared/webviews/page';
 
 /** Webview options: scripts on, and nothing readable but the bundled webview assets. */
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions & vscode.WebviewPanelOptions {

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { localBackend, type AgentBackend } from '../../src/agents/backend';
 import { languageModelToolAdapters } from '../../src/agents/lm-tools';
 import { closeAgentSessions } from '../../src/agents/sessions';
-import type { RecordedEvent } from '../../src/core/recording/chain';
+import type { ChainedEvent } from '../../src/core/recording/chain';
 import { Journal } from '../../src/core/recording/journal';
 import { agentEndpoint } from '../../src/proxy/airlock-proxy';
 import { CLI, runAirlock } from '../helpers/airlock-cli';
@@ -92,10 +92,10 @@ describe('attribution: verified channels, claimed names, neutralised output', fu
   }
 
   /** The session-start events of the recording, by the agent name they carry. */
-  function starts(): RecordedEvent[] {
+  function starts(): ChainedEvent[] {
     return Journal.read(recordings).events.filter((e) => e.type === 'session-start');
   }
-  const actorOf = (e: RecordedEvent) => e.data.actor as { agent?: string; channel?: string };
+  const actorOf = (e: ChainedEvent) => e.data.actor as { agent?: string; channel?: string };
 
   it('a wrong secret is refused with 28P01; the listener serves no channel to it', async () => {
     const err = await rejection(connect('not-a-listener-secret', 'mcp:guess'), 'a wrong secret');
@@ -178,7 +178,7 @@ describe('attribution: verified channels, claimed names, neutralised output', fu
     const events = jsonl.stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as RecordedEvent);
+      .map((l) => JSON.parse(l) as ChainedEvent);
     assert.equal(at(events[0], 'data.actor.agent'), ESCAPED_NAME);
     assert.equal(at(events[0], 'data.actor.channel'), undefined);
     const ocsf = await runAirlock(['sessions', 'export', id, '--format', 'ocsf', '--config', config]);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { ApprovalBroker, ApprovalOutcome, ApprovalRequest } from '../../src/core/approvals/broker';
 import { Journal } from '../../src/core/recording/journal';
-import type { RecordedEvent } from '../../src/core/recording/chain';
+import type { ChainedEvent } from '../../src/core/recording/chain';
 import { sharedCluster } from '../helpers/global-fixtures';
 import { proxyFor } from '../helpers/proxy';
 import { directPg, dropDatabase, freshDatabase, repoRoot, tempPolicy } from '../helpers/policy-fixtures';
@@ -18,7 +18,7 @@ import { collectSecrets, findLeaks, loadDemoDatabase, type Secrets } from '../he
  * of a denied statement), the reviewer and the wait of every reviewed statement, bind parameters as the
  * policy allows — and the sessions CLI that lists, shows and exports it (JSONL, OCSF).
  */
-const statementsOf = (events: RecordedEvent[]) =>
+const statementsOf = (events: ChainedEvent[]) =>
   events.filter((e) => e.type === 'statement').map((e) => e.data as Record<string, unknown>);
 
 function configFile(dir: string, recordings: string): string {

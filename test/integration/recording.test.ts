@@ -5,12 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { Journal } from '../../src/core/recording/journal';
-import { verifyChain, type RecordedEvent } from '../../src/core/recording/chain';
+import { verifyChain, type ChainedEvent } from '../../src/core/recording/chain';
 import { sharedCluster } from '../helpers/global-fixtures';
 import { proxyFor } from '../helpers/proxy';
 import { CLI, runAirlock as cli } from '../helpers/airlock-cli';
 
-const statements = (events: RecordedEvent[]) => events.filter((e) => e.type === 'statement');
+const statements = (events: ChainedEvent[]) => events.filter((e) => e.type === 'statement');
 
 describe('session recording through the proxy', function () {
   this.timeout(60_000);
@@ -191,7 +191,7 @@ describe('session recording through the proxy', function () {
         exported.stdout
           .trim()
           .split('\n')
-          .map((l) => JSON.parse(l) as RecordedEvent)
+          .map((l) => JSON.parse(l) as ChainedEvent)
           .filter((ev) => ev.type === 'statement')
           .map((ev) => String(ev.data.sql)),
       );

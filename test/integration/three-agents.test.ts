@@ -10,9 +10,9 @@ import type { AgentBackend } from '../../src/agents/backend';
 import { channelBackend } from '../../src/agents/channel-backend';
 import { languageModelToolAdapters, type LanguageModelToolAdapter } from '../../src/agents/lm-tools';
 import { closeAgentSessions } from '../../src/agents/sessions';
-import type { RecordedEvent } from '../../src/core/recording/chain';
+import type { ChainedEvent } from '../../src/core/recording/chain';
 import { Journal } from '../../src/core/recording/journal';
-import { recordedText } from '../../src/core/recording/recorder';
+import { recordedText } from '../../src/core/sql/recorded-text';
 import { loadSqlParser } from '../../src/core/sql/parser';
 import { ControlChannelClient } from '../../src/proxy/control-channel';
 import { sharedCluster } from '../helpers/global-fixtures';
@@ -326,7 +326,7 @@ describe('three agents, one human: MCP, a Copilot LM tool and psql through one a
     const { events, damaged } = Journal.read(recordings);
     assert.deepEqual(damaged, []);
     const starts = events.filter((e) => e.type === 'session-start');
-    const actorOf = (e: RecordedEvent) =>
+    const actorOf = (e: ChainedEvent) =>
       e.data.actor as { user?: string; groups?: string[]; agent?: string; channel?: string } | undefined;
     assert.ok(starts.length >= 3, `at least three sessions, got ${starts.length}`);
     const agents = [...new Set(starts.map((e) => actorOf(e)?.agent))].sort();

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SessionChain, verifyChain, type RecordedEvent } from '../../src/core/recording/chain';
+import { SessionChain, verifyChain, type ChainedEvent } from '../../src/core/recording/chain';
 import { Journal } from '../../src/core/recording/journal';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'airlock-journal-'));
@@ -12,7 +12,7 @@ describe('recording: hash chain and journal', () => {
   it('verifies an intact chain and names a modified, a removed and a reordered event', () => {
     const chain = new SessionChain('s1');
     const events = [1, 2, 3, 4].map(
-      (n) => JSON.parse(chain.next('statement', { sql: `select ${n}` })) as RecordedEvent,
+      (n) => JSON.parse(chain.next('statement', { sql: `select ${n}` })) as ChainedEvent,
     );
     assert.deepEqual(verifyChain(events), []);
 
@@ -35,7 +35,7 @@ describe('recording: hash chain and journal', () => {
     const a = new SessionChain('a');
     const b = new SessionChain('b');
     const events = [a.next('x', {}), b.next('x', {}), a.next('y', {}), b.next('y', {})].map(
-      (line) => JSON.parse(line) as RecordedEvent,
+      (line) => JSON.parse(line) as ChainedEvent,
     );
     assert.deepEqual(verifyChain(events), []);
   });
@@ -45,11 +45,11 @@ describe('recording: hash chain and journal', () => {
       const dir = tmp();
       const journal = Journal.open(dir, { sync, batchWindowMs: 2 });
       const chain = new SessionChain('s"\\1');
-      const written: RecordedEvent[] = [];
+      const written: ChainedEvent[] = [];
       for (let i = 0; i < 50; i++) {
         // A session id and text that need escaping: the concatenated line must equal the hashed form.
         const line = chain.next('statement', { sql: `select '"${i}"\u2028'`, rows: i });
-        written.push(JSON.parse(line) as RecordedEvent);
+        written.push(JSON.parse(line) as ChainedEvent);
         await journal.append(line);
       }
       journal.close();

@@ -3,12 +3,14 @@ import { generateKeyPairSync } from 'node:crypto';
 import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Recorder, recordedText } from '../../src/core/recording/recorder';
+import { Recorder } from '../../src/core/recording/recorder';
+import { recordedText } from '../../src/core/sql/recorded-text';
 import { RecordingStore } from '../../src/core/recording/store';
 import { verifyRecordings } from '../../src/core/recording/verify';
 import { OcsfConverter } from '../../src/core/recording/export';
 import { Journal } from '../../src/core/recording/journal';
-import type { RecordedEvent } from '../../src/core/recording/chain';
+import type { RecordedEvent } from '../../src/core/recording/events';
+import { readEvents } from '../../src/core/recording/event-reader';
 import { loadSqlParser } from '../../src/core/sql/parser';
 import { at } from '../helpers/json-path';
 import initSqlJs from 'sql.js';
@@ -268,7 +270,7 @@ describe('recording: OCSF export', () => {
     recordSession(rec, 's1', ['select 1', 'delete from orders'], 'claude-code');
     rec.close();
     const converter = new OcsfConverter();
-    const out = Journal.read(dir).events.flatMap((e) => converter.convert(e));
+    const out = readEvents(dir).events.flatMap((e) => converter.convert(e));
     assert.deepEqual(
       out.map((o) => [o.class_uid, o.activity_id]),
       [
@@ -309,7 +311,7 @@ describe('recording: OCSF export', () => {
     s.write();
     rec.close();
     const converter = new OcsfConverter();
-    const findings = Journal.read(dir)
+    const findings = readEvents(dir)
       .events.flatMap((e) => converter.convert(e))
       .filter((o) => o.class_uid === 2004);
     assert.equal(findings.length, 1);

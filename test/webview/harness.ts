@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { WEBVIEW_ASSETS, webviewHtml, type WebviewName } from '../../src/shared/webview-protocol';
+import { WEBVIEW_ASSETS, webviewHtml, type WebviewName } from '../../src/shared/webviews/page';
 
 /** The repository root (this file runs as out/test/webview/harness.js). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import {
-  contentSecurityPolicy,
   parseApprovalPanelMessage,
   parseApprovalPanelReply,
-  parseReplayViewMessage,
-  parseReplayViewReply,
-  webviewHtml,
-} from '../../src/shared/webview-protocol';
+} from '../../src/shared/webviews/approval-protocol';
+import { parseReplayViewMessage, parseReplayViewReply } from '../../src/shared/webviews/replay-protocol';
+import { contentSecurityPolicy, webviewHtml } from '../../src/shared/webviews/page';
 import { sampleRequests, sampleSession } from './sample-data';
 
 function rejects(result: { ok: boolean; error?: string }, pattern: RegExp): void {

@@ -2,12 +2,9 @@
  * Sample messages for the webviews, shaped like what Airlock really produces: the statements, rules,
  * masked values and errors of an agent working against a production database.
  */
-import type {
-  PendingApproval,
-  ReplayEvent,
-  SessionSummary,
-  StatementEventData,
-} from '../../src/shared/webview-protocol';
+import type { StatementRecord } from '../../src/core/recording/events';
+import type { PendingApproval } from '../../src/shared/webviews/approval-protocol';
+import type { ReplayEvent, ReplaySession } from '../../src/shared/webviews/replay-protocol';
 
 export const SESSION_ID = '3f2c9a1e-7b4d-4c1a-9e2f-5d8b6a0c1e77';
 
@@ -85,12 +82,12 @@ export function sampleRequests(now = Date.now()): PendingApproval[] {
 const T0 = Date.parse('2025-05-14T09:31:02.000Z');
 const at = (ms: number): string => new Date(T0 + ms).toISOString();
 
-function statement(seq: number, ms: number, data: StatementEventData): ReplayEvent {
-  return { seq, time: at(ms), type: 'statement', data: data as unknown as Record<string, unknown> };
+function statement(seq: number, ms: number, data: StatementRecord): ReplayEvent {
+  return { seq, time: at(ms), type: 'statement', data };
 }
 
 /** A finished session of an agent: reads with masked results, an approved write, denials, an error. */
-export function sampleSession(): { session: SessionSummary; events: ReplayEvent[] } {
+export function sampleSession(): { session: ReplaySession; events: ReplayEvent[] } {
   const events: ReplayEvent[] = [
     {
       seq: 1,
@@ -228,9 +225,9 @@ export function sampleSession(): { session: SessionSummary; events: ReplayEvent[
 }
 
 /** The same session still running (no end event yet). */
-export function liveSession(): { session: SessionSummary; events: ReplayEvent[] } {
+export function liveSession(): { session: ReplaySession; events: ReplayEvent[] } {
   const { session, events } = sampleSession();
-  const live: SessionSummary = { ...session, live: true };
+  const live: ReplaySession = { ...session, live: true };
   delete live.ended;
   return { session: live, events: events.filter((e) => e.type !== 'session-end') };
 }

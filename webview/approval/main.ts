@@ -4,15 +4,15 @@
  * Decisions are posted only from trusted user events and echo the request's nonce.
  */
 import './style.css';
+import { WEBVIEW_ROOT_ID } from '../../src/shared/webviews/page';
 import {
   MAX_REASON_LENGTH,
-  WEBVIEW_ROOT_ID,
   parseApprovalPanelMessage,
   type ApprovalDecision,
   type ApprovalPanelReply,
   type PendingApproval,
   type PendingStatementFacts,
-} from '../../src/shared/webview-protocol';
+} from '../../src/shared/webviews/approval-protocol';
 import { announcer, h, icon, isTextEntry, replace, setAttrs, setText } from '../shared/dom';
 import { actorLabel, clock, plural, shortId, timeOfDay } from '../shared/format';
 import { agentLabel } from '../../src/core/identity/actor';

@@ -4,18 +4,18 @@
  * export.
  */
 import './style.css';
+import type { ReviewRecord } from '../../src/core/gate/decision';
+import type { ExportFormat, StatementRecord } from '../../src/core/recording/events';
+import { WEBVIEW_ROOT_ID } from '../../src/shared/webviews/page';
 import {
-  WEBVIEW_ROOT_ID,
   parseReplayViewMessage,
-  parseStatementEventData,
-  type ExportFormat,
+  parseStatementRecord,
   type ReplayEvent,
   type ReplayViewReply,
-  type SessionSummary,
-  type StatementEventData,
-} from '../../src/shared/webview-protocol';
+  type ReplaySession,
+} from '../../src/shared/webviews/replay-protocol';
 import { announcer, h, icon, isTextEntry, replace, setText, type Child } from '../shared/dom';
-import { actorLabel, dateTime, duration, plural, preciseTime, shortId } from '../shared/format';
+import { dateTime, duration, plural, preciseTime, shortId } from '../shared/format';
 import { agentLabel } from '../../src/core/identity/actor';
 import { renderSql, sqlSummary } from '../shared/sql';
 import { onHostMessage, viewHost } from '../shared/vscode';
@@ -42,9 +42,9 @@ function isSavedState(x: unknown): x is SavedState {
 const host = viewHost<ReplayViewReply, SavedState>(isSavedState);
 const saved = host.loadState();
 
-let session: SessionSummary | null = null;
+let session: ReplaySession | null = null;
 let events: ReplayEvent[] = [];
-const statements = new Map<number, StatementEventData>();
+const statements = new Map<number, StatementRecord>();
 const items = new Map<number, HTMLLIElement>();
 let selectedSeq: number | null = null;
 let search = saved?.search ?? '';
@@ -194,19 +194,13 @@ function eventIcon(ev: ReplayEvent): string {
   const s = statements.get(ev.seq);
   if (s) return s.decision === 'deny' ? 'circle-slash' : s.error ? 'error' : 'pass';
   return (
-    { 'session-start': 'sign-in', 'session-end': 'sign-out', checkpoint: 'bookmark', approval: 'verified' }[
-      ev.type
-    ] ?? 'circle-large-outline'
+    { 'session-start': 'sign-in', 'session-end': 'sign-out', checkpoint: 'bookmark' }[ev.type] ??
+    'circle-large-outline'
   );
 }
 
-function approvalText(a: {
-  approver?: string;
-  outcome: string;
-  waitMs: number;
-  reason?: string;
-  scope?: string;
-}): string {
+/** A review is the statement's own `review` (the recording has no separate approval event). */
+function approvalText(a: ReviewRecord): string {
   const who = a.approver ? ` by ${a.approver}` : '';
   const wait = ` after ${duration(a.waitMs)}`;
   const why = a.reason ? `: ${a.reason}` : '';
@@ -220,33 +214,31 @@ function approvalText(a: {
   return `No decision in time — denied${wait}`;
 }
 
-/** An 'approval' event's data read defensively (its shape is not fixed by the protocol). */
-function approvalOf(data: Record<string, unknown>): {
-  approver?: string;
-  outcome: string;
-  waitMs: number;
-  reason?: string;
-} {
-  return {
-    approver: str(data.approver),
-    outcome: str(data.outcome) ?? 'unknown',
-    waitMs: typeof data.waitMs === 'number' ? data.waitMs : 0,
-    reason: str(data.reason),
-  };
+function reviewBadge(r: ReviewRecord): string {
+  switch (r.outcome) {
+    case 'approved':
+      return `approved${r.approver ? ` by ${r.approver}` : ''}`;
+    case 'denied':
+      return 'review denied';
+    case 'timeout':
+      return 'review timed out';
+    case 'unreachable':
+      return 'no reviewer';
+    case 'failed':
+      return 'review failed';
+  }
 }
 
 function eventLabel(ev: ReplayEvent): string {
   switch (ev.type) {
     case 'session-start':
       return 'Session started';
-    case 'session-end':
-      return str(ev.data.reason) ? `Session ended: ${str(ev.data.reason)}` : 'Session ended';
+    case 'session-end': {
+      const reason = str((ev.data as { reason?: unknown }).reason);
+      return reason ? `Session ended: ${reason}` : 'Session ended';
+    }
     case 'checkpoint':
       return 'Checkpoint';
-    case 'approval': {
-      const a = approvalOf(ev.data);
-      return a.outcome === 'unknown' ? 'Approval' : `Review: ${approvalText(a)}`;
-    }
     default:
       return ev.type;
   }
@@ -269,11 +261,7 @@ function timelineItem(ev: ReplayEvent): HTMLLIElement {
             'span',
             { class: `badge ${s.review.outcome === 'approved' ? 'allow' : 'deny'}` },
             icon('verified'),
-            s.review.outcome === 'approved'
-              ? `approved${s.review.approver ? ` by ${s.review.approver}` : ''}`
-              : s.review.outcome === 'denied'
-                ? 'review denied'
-                : 'review timed out',
+            reviewBadge(s.review),
           )
         : null,
       s.error ? h('span', { class: 'badge warn' }, icon('error'), s.error.code) : null,
@@ -281,7 +269,6 @@ function timelineItem(ev: ReplayEvent): HTMLLIElement {
       h('span', { class: 'ev-meta ev-rule' }, s.rule),
     );
   } else {
-    if (ev.type === 'approval') cls.push('has-approval');
     title = h('span', { class: 'ev-title' }, eventLabel(ev));
   }
   const li = h(
@@ -314,7 +301,7 @@ function timelineItem(ev: ReplayEvent): HTMLLIElement {
   return li;
 }
 
-function sampleTable(sample: NonNullable<StatementEventData['sample']>): HTMLElement {
+function sampleTable(sample: NonNullable<StatementRecord['sample']>): HTMLElement {
   const caption = `Result sample — ${plural(sample.rows.length, 'row')} as the client received them (masked values as masked)`;
   if (sample.columns.length === 0) return h('p', { class: 'muted' }, 'The statement returned no columns.');
   const table = h(
@@ -369,7 +356,7 @@ function factRow(label: string, value: Child): Child[] {
   return [h('dt', {}, label), h('dd', {}, value)];
 }
 
-function statementDetail(ev: ReplayEvent, s: StatementEventData): Child[] {
+function statementDetail(ev: ReplayEvent, s: StatementRecord): Child[] {
   const sqlCode = h('code', {});
   renderSql(sqlCode, s.sql, { format: true });
   const boxes: Child[] = [];
@@ -404,7 +391,6 @@ function statementDetail(ev: ReplayEvent, s: StatementEventData): Child[] {
     'dl',
     { class: 'facts' },
     ...factRow('Rule', h('code', { class: 'chip' }, s.rule)),
-    ...(s.actor ? factRow('Actor', actorLabel(s.actor)) : []),
     ...factRow('Protocol', s.protocol),
     ...(s.durationMs !== undefined ? factRow('Duration', duration(s.durationMs)) : []),
     ...(s.tags?.length ? factRow('Result', s.tags.join(', ')) : []),
@@ -445,7 +431,7 @@ function genericValue(v: unknown): Child {
 }
 
 function genericDetail(ev: ReplayEvent): Child[] {
-  const keys = Object.keys(ev.data);
+  const entries = Object.entries(ev.data);
   return [
     h(
       'div',
@@ -454,8 +440,8 @@ function genericDetail(ev: ReplayEvent): Child[] {
       h('span', { class: 'badge outline' }, ev.type),
       h('span', { class: 'muted' }, dateTime(ev.time)),
     ),
-    keys.length
-      ? h('dl', { class: 'facts' }, ...keys.flatMap((k) => factRow(k, genericValue(ev.data[k]))))
+    entries.length
+      ? h('dl', { class: 'facts' }, ...entries.flatMap(([k, v]) => factRow(k, genericValue(v))))
       : h('p', { class: 'muted' }, 'No data.'),
   ];
 }
@@ -606,7 +592,7 @@ function addEvents(list: ReplayEvent[]): void {
   for (const ev of list) {
     events.push(ev);
     if (ev.type === 'statement') {
-      const parsed = parseStatementEventData(ev.data);
+      const parsed = parseStatementRecord(ev.data);
       if (parsed.ok) statements.set(ev.seq, parsed.value);
     }
     const li = timelineItem(ev);
@@ -617,7 +603,7 @@ function addEvents(list: ReplayEvent[]): void {
   timeline.appendChild(frag);
 }
 
-function onSession(s: SessionSummary, list: ReplayEvent[]): void {
+function onSession(s: ReplaySession, list: ReplayEvent[]): void {
   stop();
   // The same session sent again (the view was hidden and shown): keep the place. Else the saved one.
   const restore =

@@ -1,7 +1,7 @@
 /** Small formatting helpers shared by the views. */
 
 import { agentLabel } from '../../src/core/identity/actor';
-import type { WebviewActor } from '../../src/shared/webview-protocol';
+import type { WebviewActor } from '../../src/shared/webviews/checks';
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 

@@ -1,11 +1,15 @@
 import type { Obligations } from '../policy/document';
 
+/** How a review ended: unreachable = no reviewer could be asked, failed = the review itself broke. */
+export const REVIEW_OUTCOMES = ['approved', 'denied', 'timeout', 'unreachable', 'failed'] as const;
+/** `session`: approved for identical statements for the rest of the session. */
+export const REVIEW_SCOPES = ['once', 'session'] as const;
+
 /** How a person's review of the statement went: recorded with it. */
 export interface ReviewRecord {
-  outcome: 'approved' | 'denied' | 'timeout' | 'unreachable' | 'failed';
+  outcome: (typeof REVIEW_OUTCOMES)[number];
   approver?: string;
-  /** Approved for identical statements for the rest of the session. */
-  scope?: 'once' | 'session';
+  scope?: (typeof REVIEW_SCOPES)[number];
   waitMs: number;
   reason?: string;
 }

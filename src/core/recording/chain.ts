@@ -1,28 +1,22 @@
 import { hash as digest } from 'node:crypto';
+import type { EventEnvelope } from './events';
 
 /**
  * Hash-chained session events: each event carries the hash of the one before it in its session, so a
- * modified, removed or reordered event breaks the chain at a place `verifyChain` names.
+ * modified, removed or reordered event breaks the chain at a place `verifyChain` names. The chain holds
+ * any kind and data (it is what shows tampering, whatever the line says); what a kind's data must be is
+ * the schema's business (events.ts).
  */
-export interface RecordedEvent {
-  sessionId: string;
-  /** 1, 2, 3… within the session. */
-  seq: number;
-  /** ISO time the event was recorded. */
-  time: string;
+export interface ChainedEvent extends EventEnvelope {
   type: string;
   data: Record<string, unknown>;
-  /** Hash of the previous event of the session ('' for the first). */
-  prev: string;
-  /** sha256 over the canonical JSON of every field above. */
-  hash: string;
 }
 
 /**
  * The hashed form of an event: its fields in a fixed order as JSON. Stored lines keep that order (JSON
  * parsing preserves it), so a verifier re-serialises exactly what was hashed; any edit shows.
  */
-export function hashedForm(e: Omit<RecordedEvent, 'hash'>): string {
+export function hashedForm(e: Omit<ChainedEvent, 'hash'>): string {
   return JSON.stringify({
     sessionId: e.sessionId,
     seq: e.seq,
@@ -33,7 +27,7 @@ export function hashedForm(e: Omit<RecordedEvent, 'hash'>): string {
   });
 }
 
-export function eventHash(e: Omit<RecordedEvent, 'hash'>): string {
+export function eventHash(e: Omit<ChainedEvent, 'hash'>): string {
   return digest('sha256', hashedForm(e), 'hex');
 }
 
@@ -75,7 +69,7 @@ export class SessionChain {
    * The next event's journal line: the hashed form (byte for byte what `hashedForm` makes of the parsed
    * event, built by concatenation) with the hash added.
    */
-  next(type: string, data: Record<string, unknown>): string {
+  next(type: string, data: object): string {
     const form =
       `{"sessionId":${this.idJson},"seq":${++this.seq},"time":"${isoNow()}","type":${JSON.stringify(type)},` +
       `"data":${JSON.stringify(data)},"prev":"${this.last}"}`;
@@ -100,7 +94,7 @@ export class ChainVerifier {
   readonly problems: ChainProblem[] = [];
   private readonly state = new Map<string, { seq: number; hash: string }>();
 
-  add(e: RecordedEvent): void {
+  add(e: ChainedEvent): void {
     const s = this.state.get(e.sessionId) ?? { seq: 0, hash: '' };
     const problem = (text: string) =>
       this.problems.push({ sessionId: e.sessionId, seq: e.seq, problem: text });
@@ -121,7 +115,7 @@ export class ChainVerifier {
 }
 
 /** Checks every session's chain in the given events (in the order they were stored). */
-export function verifyChain(events: Iterable<RecordedEvent>): ChainProblem[] {
+export function verifyChain(events: Iterable<ChainedEvent>): ChainProblem[] {
   const verifier = new ChainVerifier();
   for (const e of events) verifier.add(e);
   return verifier.problems;

@@ -9,20 +9,13 @@ import {
 } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Checkpoint } from './events';
 
 /**
  * Signed session checkpoints. A hash chain shows edits, removals and reordering inside a session, but
  * not events cut off its end: the checkpoint, signed with the installation's Ed25519 key when the
  * session ends, states how many events the session has and the hash of the last one.
  */
-export interface CheckpointData {
-  /** Sequence number and hash of the last event before the checkpoint. */
-  seq: number;
-  hash: string;
-  /** Identifies the signing key: the first 16 hex digits of the sha256 of its public key (SPKI DER). */
-  key: string;
-  signature: string;
-}
 
 const KEY_DIR = 'keys';
 const PRIVATE = 'installation-ed25519.pem';
@@ -83,7 +76,7 @@ export function signCheckpoint(
   sessionId: string,
   seq: number,
   hash: string,
-): CheckpointData {
+): Checkpoint {
   return {
     seq,
     hash,
@@ -96,7 +89,7 @@ export function signCheckpoint(
 export function checkpointProblem(
   publicKey: KeyObject,
   sessionId: string,
-  data: Partial<CheckpointData>,
+  data: Partial<Checkpoint>,
 ): string | null {
   if (typeof data.seq !== 'number' || typeof data.hash !== 'string' || typeof data.signature !== 'string') {
     return 'checkpoint is malformed';

@@ -1,9 +1,7 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import type { RecordedEvent } from './chain';
+import type { ExportFormat, RecordedEvent, SessionStart, StatementRecord } from './events';
 import { version } from '../../../package.json';
-import { AGENT_CHANNELS } from '../identity/actor';
-import { isObj } from '../sql/parser';
 
 /**
  * Exports for SIEMs and auditors. JSONL is the events exactly as recorded (each line verifies against
@@ -11,9 +9,6 @@ import { isObj } from '../sql/parser';
  * (3002, logon/logoff), reviews and denials → Authorize Session (3003); Airlock's own fields that OCSF
  * has no place for go under `unmapped.airlock`.
  */
-export type ExportFormat = 'jsonl' | 'ocsf';
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['jsonl', 'ocsf'];
-
 export function toJsonl(e: RecordedEvent): string {
   return JSON.stringify(e);
 }
@@ -39,8 +34,8 @@ const OCSF_VERSION = '1.3.0';
 const product = { name: 'Airlock', vendor_name: 'Airlock', version };
 
 type Obj = Record<string, unknown>;
-const obj = (v: unknown): Obj => (isObj(v) ? v : {});
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+/** Empty text is no text (OCSF fields are left out rather than empty). */
+const str = (v: string | undefined): string | undefined => (v === '' ? undefined : v);
 
 /** Session-level context every OCSF event of the session repeats (SIEM events stand alone). */
 interface SessionContext {
@@ -58,7 +53,6 @@ export class OcsfConverter {
   private readonly sessions = new Map<string, SessionContext>();
 
   convert(e: RecordedEvent): Obj[] {
-    const d = obj(e.data);
     switch (e.type) {
       case 'session-start': {
         const ctx = this.context(e);
@@ -69,19 +63,21 @@ export class OcsfConverter {
         this.sessions.delete(e.sessionId);
         return [
           this.authentication(e, ctx, 2, 'Logoff', 'Success', {
-            message: str(d.reason),
+            message: str(e.data.reason),
           }),
         ];
       }
       case 'statement': {
         const ctx = this.context(e);
+        const d = e.data;
         const out = [this.datastore(e, ctx, d)];
+        // The review is the statement's own field: one truth for the replay, the store and this export.
         if (d.decision === 'deny' || d.review) out.push(this.authorization(e, ctx, d));
         return out;
       }
       case 'alarm':
-        return [this.finding(e, this.context(e), d)];
-      default:
+        return [this.finding(e, this.context(e), e.data.reason)];
+      case 'checkpoint':
         return [];
     }
   }
@@ -89,11 +85,12 @@ export class OcsfConverter {
   private context(e: RecordedEvent): SessionContext {
     let ctx = this.sessions.get(e.sessionId);
     if (ctx && e.type !== 'session-start') return ctx;
-    const d = e.type === 'session-start' ? obj(e.data) : {};
-    const actor = obj(d.actor);
-    const groups = Array.isArray(actor.groups) ? actor.groups.filter((g) => typeof g === 'string') : [];
+    // A session whose start is not in the export: what is known is its id.
+    const d: Partial<SessionStart> = e.type === 'session-start' ? e.data : {};
+    const actor: Partial<SessionStart['actor']> = d.actor ?? {};
+    const groups = actor.groups ?? [];
     const agent = str(actor.agent) ?? str(d.application);
-    const channel = AGENT_CHANNELS.find((c) => c === actor.channel);
+    const channel = actor.channel;
     ctx = {
       actor: {
         user: {
@@ -118,9 +115,8 @@ export class OcsfConverter {
     const client = str(d.client);
     const m = client ? /^(.*):(\d+)$/.exec(client) : null;
     if (m) ctx.src_endpoint = { ip: m[1].replace(/^::ffff:/, ''), port: Number(m[2]) };
-    const up = obj(d.upstream);
-    if (str(up.database)) {
-      ctx.database = { name: up.database, type: 'Relational', type_id: 1 };
+    if (str(d.upstream?.database)) {
+      ctx.database = { name: d.upstream?.database, type: 'Relational', type_id: 1 };
     }
     if (str(d.connection)) ctx.service = { name: d.connection };
     this.sessions.set(e.sessionId, ctx);
@@ -179,17 +175,17 @@ export class OcsfConverter {
     };
   }
 
-  private datastore(e: RecordedEvent, ctx: SessionContext, d: Obj): Obj {
+  private datastore(e: RecordedEvent, ctx: SessionContext, d: StatementRecord): Obj {
     const denied = d.decision === 'deny';
-    const error = obj(d.error);
-    const failed = denied || str(error.code) !== undefined;
+    const error = str(d.error?.code) ? d.error : undefined;
+    const failed = denied || error !== undefined;
     return {
       ...this.base(e, 6005, 'Datastore Activity', [6, 'Application Activity'], datastoreActivity(d)),
       severity_id: denied ? 3 : 1,
       severity: denied ? 'Medium' : 'Informational',
       status: failed ? 'Failure' : 'Success',
       status_id: failed ? 2 : 1,
-      ...(str(error.code) ? { status_code: error.code, status_detail: error.message } : {}),
+      ...(error ? { status_code: error.code, status_detail: error.message } : {}),
       disposition: denied ? 'Blocked' : 'Allowed',
       disposition_id: denied ? 2 : 1,
       actor: ctx.actor,
@@ -197,9 +193,9 @@ export class OcsfConverter {
       type: 'Database',
       ...(ctx.database ? { database: ctx.database } : {}),
       ...(ctx.src_endpoint ? { src_endpoint: ctx.src_endpoint } : {}),
-      query_info: { query_string: str(d.sql) ?? '' },
+      query_info: { query_string: d.sql },
       ...(typeof d.durationMs === 'number' ? { duration: d.durationMs } : {}),
-      policy: { name: str(d.rule) ?? '', ...(ctx.policy ? { uid: ctx.policy } : {}) },
+      policy: { name: d.rule, ...(ctx.policy ? { uid: ctx.policy } : {}) },
       ...(denied && str(d.reason) ? { message: d.reason } : {}),
       unmapped: {
         airlock: stripUndefined({
@@ -219,8 +215,8 @@ export class OcsfConverter {
   }
 
   /** An alarm: the server did something Airlock did not decide (the session was ended). */
-  private finding(e: RecordedEvent, ctx: SessionContext, d: Obj): Obj {
-    const reason = str(d.reason) ?? 'alarm';
+  private finding(e: RecordedEvent, ctx: SessionContext, why: string): Obj {
+    const reason = str(why) ?? 'alarm';
     return {
       ...this.base(e, 2004, 'Detection Finding', [2, 'Findings'], [1, 'Create']),
       severity_id: 4,
@@ -238,8 +234,7 @@ export class OcsfConverter {
     };
   }
 
-  private authorization(e: RecordedEvent, ctx: SessionContext, d: Obj): Obj {
-    const review = obj(d.review);
+  private authorization(e: RecordedEvent, ctx: SessionContext, d: StatementRecord): Obj {
     const approved = d.decision === 'allow';
     return {
       ...this.base(
@@ -256,8 +251,10 @@ export class OcsfConverter {
       user: ctx.actor.user,
       actor: ctx.actor,
       session: { uid: e.sessionId },
-      policy: { name: str(d.rule) ?? '', ...(ctx.policy ? { uid: ctx.policy } : {}) },
-      message: approved ? `approved by ${str(review.approver) ?? 'a reviewer'}` : (str(d.reason) ?? 'denied'),
+      policy: { name: d.rule, ...(ctx.policy ? { uid: ctx.policy } : {}) },
+      message: approved
+        ? `approved by ${str(d.review?.approver) ?? 'a reviewer'}`
+        : (str(d.reason) ?? 'denied'),
       unmapped: {
         airlock: stripUndefined({ statement_seq: e.seq, review: d.review, sql: d.sql, agent: ctx.agent }),
       },
@@ -266,10 +263,10 @@ export class OcsfConverter {
 }
 
 /** OCSF Datastore Activity ids: Read 1, Update 2, Query 4, Write 5, Create 6, Delete 7, Other 99. */
-function datastoreActivity(d: Obj): [number, string] {
-  const facts = Array.isArray(d.facts) ? d.facts.map(obj) : [];
-  const commands = facts.map((f) => str(f.command) ?? '');
-  const kinds = facts.map((f) => str(f.kind) ?? '');
+function datastoreActivity(d: StatementRecord): [number, string] {
+  const facts = d.facts ?? [];
+  const commands = facts.map((f) => f.command);
+  const kinds = facts.map((f) => f.kind);
   if (commands.length === 1) {
     switch (commands[0]) {
       case 'INSERT':

@@ -11,7 +11,7 @@ import {
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
-import type { RecordedEvent } from './chain';
+import type { ChainedEvent } from './chain';
 
 export interface JournalOptions {
   /**
@@ -181,11 +181,12 @@ export class Journal {
   }
 
   /**
-   * Reads every event back. A torn last line (a crash in the middle of a write) is reported, not
-   * fatal; a torn line anywhere else is corruption and is reported as such.
+   * Reads every line back as a chained event (of any kind: see event-reader.ts for typed reading). A
+   * torn last line (a crash in the middle of a write) is reported, not fatal; a torn line anywhere else
+   * is corruption and is reported as such.
    */
-  static read(dir: string): { events: RecordedEvent[]; damaged: JournalDamage[] } {
-    const events: RecordedEvent[] = [];
+  static read(dir: string): { events: ChainedEvent[]; damaged: JournalDamage[] } {
+    const events: ChainedEvent[] = [];
     const damaged: JournalDamage[] = [];
     scanJournal(dir, 0, {
       event: (e) => events.push(e),
@@ -203,8 +204,8 @@ export interface JournalDamage {
 }
 
 export interface JournalVisitor {
-  /** An event, with the byte offset and length of its line, and the line itself. */
-  event(e: RecordedEvent, offset: number, length: number, text: string): void;
+  /** An event, with the byte offset and length of its line, the line itself and its number. */
+  event(e: ChainedEvent, offset: number, length: number, text: string, line: number): void;
   damaged?(d: JournalDamage): void;
   /** Reported only by a full read: the writer may still be writing a line a follower sees half of. */
   tornTail?(d: JournalDamage): void;
@@ -242,11 +243,9 @@ export function scanJournal(
       for (let nl = data.indexOf(0x0a); nl >= 0 && position + start < end; nl = data.indexOf(0x0a, start)) {
         if (nl > start) {
           const text = data.toString('utf8', start, nl);
-          try {
-            visit.event(JSON.parse(text) as RecordedEvent, position + start, nl - start, text);
-          } catch {
-            visit.damaged?.({ line, offset: position + start, problem: 'unreadable line' });
-          }
+          const e = parseLine(text);
+          if (e) visit.event(e, position + start, nl - start, text, line);
+          else visit.damaged?.({ line, offset: position + start, problem: 'unreadable line' });
         }
         line++;
         start = nl + 1;
@@ -264,5 +263,15 @@ export function scanJournal(
     return position;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** A line's JSON object; undefined for anything else (a torn or garbled line). */
+function parseLine(text: string): ChainedEvent | undefined {
+  try {
+    const e: unknown = JSON.parse(text);
+    return typeof e === 'object' && e !== null && !Array.isArray(e) ? (e as ChainedEvent) : undefined;
+  } catch {
+    return undefined;
   }
 }

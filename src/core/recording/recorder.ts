@@ -4,60 +4,7 @@ import { Journal, JOURNAL_FILE, scanJournal, type JournalOptions } from './journ
 import { SessionChain } from './chain';
 import { installationKey, signCheckpoint, type InstallationKey } from './checkpoint';
 import { WriterLock } from './writer-lock';
-import { withoutLiterals } from '../sql/parser';
-import type { FactsSummary, ReviewRecord } from '../gate/decision';
-import type { Actor } from '../identity/actor';
-
-/** Who and what a recorded session is. */
-export interface SessionStart {
-  connection: string;
-  actor: Actor;
-  /** The client's application_name (psql, an ORM, an agent's tool). */
-  application?: string;
-  /** host:port the client connected from. */
-  client: string;
-  /** Where the proxy relays it (no credentials). */
-  upstream?: { host: string; port: number; database: string; user: string };
-  /** The policy in force when the session started: preset name, file hash or bundle id. */
-  policy?: string;
-}
-
-/** One statement as it ended: what was asked, what was decided, what came back. */
-export interface StatementRecord {
-  protocol: string;
-  sql: string;
-  decision: 'allow' | 'deny';
-  rule: string;
-  reason?: string;
-  /** The statement used a masked column in a computation, filter or write: its literals are not kept. */
-  literalsRedacted?: boolean;
-  review?: ReviewRecord;
-  /** Bind parameter values when the policy's `recording.parameters` is `all`; otherwise only their number. */
-  parameters?: Array<string | null>;
-  parameterCount?: number;
-  facts?: FactsSummary[];
-  durationMs?: number;
-  /** Command tags of the results (e.g. "SELECT 5"), and the error if it failed. */
-  tags?: string[];
-  error?: { code: string; message: string };
-  /** The first rows as the client received them (masked), bounded in count and size. */
-  sample?: { columns: string[]; rows: Array<Array<string | null>>; truncated: boolean };
-}
-
-/**
- * What a recording keeps of a statement's text: verbatim, except passwords in CREATE/ALTER ROLE …
- * PASSWORD, and every literal when the statement computes, filters or writes with a masked column (a
- * literal there may be the very value the masking hides). Unparseable text with a password in it is
- * cut by pattern.
- */
-export function recordedText(sql: string, redactLiterals = false): string {
-  if (redactLiterals) return withoutLiterals(sql) ?? '[REDACTED: unparseable statement on masked data]';
-  if (!/password/i.test(sql)) return sql;
-  return sql.replace(
-    /(\bPASSWORD\s+)('(?:[^']|'')*'|\$[A-Za-z0-9_]*\$[\s\S]*?\$[A-Za-z0-9_]*\$)/gi,
-    "$1'[REDACTED]'",
-  );
-}
+import type { EventData, EventType, SessionStart, StatementRecord } from './events';
 
 export interface RecorderOptions extends JournalOptions {
   /** Sessions that ended longer ago than this are removed at start (compaction). Default 365. */
@@ -223,7 +170,7 @@ export class SessionRecorder {
     private readonly key: InstallationKey,
   ) {}
 
-  event(type: string, data: Record<string, unknown>): void {
+  event<K extends EventType>(type: K, data: EventData[K]): void {
     if (this.journal.isClosed) return; // after shutdown, a straggling session end has nowhere to go
     const synced = this.journal.append(this.chain.next(type, data));
     if (synced) this.durable = synced;
@@ -239,10 +186,9 @@ export class SessionRecorder {
     this.journal.afterWrite(release);
   }
 
-  /** The record is the recorder's from here on: redacted in place (no copy on the hot path). */
+  /** `s.sql` as recorded: redacted by the caller (core/sql/recorded-text.ts). */
   statement(s: StatementRecord): void {
-    s.sql = recordedText(s.sql, s.literalsRedacted);
-    this.event('statement', s as unknown as Record<string, unknown>);
+    this.event('statement', s);
   }
 
   end(why: string): void {

@@ -11,41 +11,13 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import initSqlJs, { type Database, type SqlValue } from 'sql.js';
-import type { RecordedEvent } from './chain';
-import { JOURNAL_FILE, scanJournal } from './journal';
+import type { RecordedEvent, SessionSummary } from './events';
+import { scanEvents } from './event-reader';
+import { JOURNAL_FILE, type JournalDamage } from './journal';
 import { liveWriter } from './writer-lock';
-import { isObj } from '../sql/parser';
-import { AGENT_CHANNELS, type AgentChannel } from '../identity/actor';
+import type { AgentChannel } from '../identity/actor';
 
-/**
- * The recordings index and the replay API. The journal is the record; the index (sql.js, saved as
- * index.sqlite) holds one row per session with where its events lie in the journal, so listing and
- * filtering never read the whole journal and a session is read from its byte range. The index is a
- * cache: it catches up from the journal's end on every refresh and is rebuilt if it does not match.
- */
-export interface SessionSummary {
-  id: string;
-  connection: string;
-  user: string;
-  /** The agent's name as the client gave it: a claim unless `channel` says which adapter it came through. */
-  agent?: string;
-  channel?: AgentChannel;
-  application?: string;
-  client: string;
-  policy?: string;
-  started: string;
-  ended?: string;
-  endReason?: string;
-  /** Ended by start-up recovery after a crash. */
-  interrupted: boolean;
-  /** Still running: no end recorded and the folder's writer is alive. */
-  live: boolean;
-  events: number;
-  statements: number;
-  denials: number;
-  approvals: number;
-  checkpoint: boolean;
-}
+export type { SessionSummary } from './events';
 
 export interface SessionFilter {
   connection?: string;
@@ -79,11 +51,20 @@ CREATE INDEX IF NOT EXISTS sessions_started ON sessions (started);
 
 let sqlJs: ReturnType<typeof initSqlJs> | null = null;
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-
+/**
+ * The recordings index and the replay API. The journal is the record; the index (sql.js, saved as
+ * index.sqlite) holds one row per session with where its events lie in the journal, so listing and
+ * filtering never read the whole journal and a session is read from its byte range. The index is a
+ * cache: it catches up from the journal's end on every refresh and is rebuilt if it does not match.
+ */
 export class RecordingStore {
   private offset = 0;
   private changed = false;
+  /**
+   * Lines the index skipped since the store was opened: unreadable, or not events of the schema (a
+   * garbled or tampered journal). `airlock verify` names them too.
+   */
+  readonly damaged: JournalDamage[] = [];
 
   private constructor(
     readonly dir: string,
@@ -128,6 +109,7 @@ export class RecordingStore {
   private reset(): void {
     this.db.exec('DELETE FROM sessions; DELETE FROM meta;');
     this.offset = 0;
+    this.damaged.length = 0;
     this.changed = true;
   }
 
@@ -145,16 +127,16 @@ export class RecordingStore {
     );
     this.db.exec('BEGIN');
     try {
-      this.offset = scanJournal(this.dir, this.offset, {
+      this.offset = scanEvents(this.dir, this.offset, {
         event: (e, offset) => {
           upsert.run([e.sessionId, e.time, offset, offset]);
-          const d = e.data ?? {};
-          const statement = e.type === 'statement' ? 1 : 0;
-          const denied = statement && d.decision === 'deny' ? 1 : 0;
-          const approved = statement && isObj(d.review) && d.review.outcome === 'approved' ? 1 : 0;
-          counts.run([offset, statement, denied, approved, e.sessionId]);
+          const statement = e.type === 'statement';
+          const denied = statement && e.data.decision === 'deny' ? 1 : 0;
+          const approved = statement && e.data.review?.outcome === 'approved' ? 1 : 0;
+          counts.run([offset, statement ? 1 : 0, denied, approved, e.sessionId]);
           this.indexEvent(e);
         },
+        damaged: (d) => this.damaged.push(d),
       });
       if (start === 0 && this.offset > 0) this.setMeta('head', journalHead(this.dir));
       this.setMeta('offset', String(this.offset));
@@ -171,21 +153,20 @@ export class RecordingStore {
   }
 
   private indexEvent(e: RecordedEvent): void {
-    const d = e.data ?? {};
     switch (e.type) {
       case 'session-start': {
-        const actor = isObj(d.actor) ? d.actor : {};
+        const d = e.data;
         this.db.run(
           `UPDATE sessions SET connection = ?, user = ?, agent = ?, channel = ?, application = ?, client = ?,
              policy = ?, started = ? WHERE id = ?`,
           [
-            str(d.connection) ?? '',
-            str(actor.user) ?? '',
-            str(actor.agent) ?? null,
-            AGENT_CHANNELS.find((c) => c === actor.channel) ?? null,
-            str(d.application) ?? null,
-            str(d.client) ?? '',
-            str(d.policy) ?? null,
+            d.connection,
+            d.actor.user,
+            d.actor.agent || null,
+            d.actor.channel ?? null,
+            d.application || null,
+            d.client,
+            d.policy || null,
             e.time,
             e.sessionId,
           ],
@@ -195,8 +176,8 @@ export class RecordingStore {
       case 'session-end':
         this.db.run('UPDATE sessions SET ended = ?, end_reason = ?, interrupted = ? WHERE id = ?', [
           e.time,
-          str(d.reason) ?? '',
-          d.interrupted === true ? 1 : 0,
+          e.data.reason,
+          e.data.interrupted === true ? 1 : 0,
           e.sessionId,
         ]);
         break;
@@ -269,13 +250,7 @@ export class RecordingStore {
     const range = r[0]?.values[0] as [number, number] | undefined;
     if (!range) return [];
     const events: RecordedEvent[] = [];
-    scanJournal(
-      this.dir,
-      range[0],
-      { event: (e) => e.sessionId === id && events.push(e) },
-      undefined,
-      range[1] + 1,
-    );
+    scanEvents(this.dir, range[0], { event: (e) => e.sessionId === id && events.push(e) }, range[1] + 1);
     return events;
   }
 
@@ -293,7 +268,7 @@ export class RecordingStore {
       if (closed) return;
       this.refresh();
       const fresh: RecordedEvent[] = [];
-      position = scanJournal(this.dir, position, {
+      position = scanEvents(this.dir, position, {
         event: (e) => e.sessionId === id && e.seq > last && fresh.push(e),
       });
       if (fresh.length === 0) return;

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { ChainVerifier, type ChainProblem, type RecordedEvent } from './chain';
+import { ChainVerifier, type ChainProblem, type ChainedEvent } from './chain';
 import { checkpointProblem, verificationKey } from './checkpoint';
+import { eventProblem } from './event-reader';
 import { scanJournal, type JournalDamage } from './journal';
 import { liveWriter } from './writer-lock';
 
@@ -9,7 +10,10 @@ export interface VerifyReport {
   events: number;
   /** Modified, missing, reordered events; bad or missing checkpoints. */
   problems: ChainProblem[];
-  /** Unreadable lines (a torn last line is in `torn`: the writer stopped mid-write, nothing acknowledged). */
+  /**
+   * Unreadable lines, and lines that are not events of the schema (their place in the chain is still
+   * checked); a torn last line is in `torn`: the writer stopped mid-write, nothing acknowledged.
+   */
   damaged: JournalDamage[];
   torn: JournalDamage[];
   /** Sessions still being recorded (no checkpoint yet, and the writer is running). */
@@ -24,7 +28,7 @@ export interface VerifyReport {
 export function verifyRecordings(dir: string, options: { publicKey?: string } = {}): VerifyReport {
   const key = verificationKey(dir, options.publicKey);
   const chains = new ChainVerifier();
-  const sessions = new Map<string, { last: RecordedEvent; checkpointed: boolean; ended: boolean }>();
+  const sessions = new Map<string, { last: ChainedEvent; checkpointed: boolean; ended: boolean }>();
   const report: VerifyReport = {
     sessions: 0,
     events: 0,
@@ -34,9 +38,12 @@ export function verifyRecordings(dir: string, options: { publicKey?: string } = 
     live: [],
   };
   scanJournal(dir, 0, {
-    event: (e) => {
+    event: (e, offset, _length, _text, line) => {
       report.events++;
+      // The chain is checked whatever the line says: a tampered event shows as modified, not just odd.
       chains.add(e);
+      const problem = eventProblem(e);
+      if (problem) report.damaged.push({ line, offset, problem: `not a recording event: ${problem}` });
       const s = sessions.get(e.sessionId);
       if (s?.checkpointed && e.type !== 'checkpoint') {
         report.problems.push({
@@ -76,8 +83,8 @@ export function verifyRecordings(dir: string, options: { publicKey?: string } = 
 
 function checkCheckpoint(
   key: KeyObject | null,
-  e: RecordedEvent,
-  before: RecordedEvent | undefined,
+  e: ChainedEvent,
+  before: ChainedEvent | undefined,
   problems: ChainProblem[],
 ): void {
   const problem = (text: string): void => {

@@ -1,5 +1,7 @@
 import type { Decision } from '../../core/gate/decision';
-import type { SessionRecorder, StatementRecord } from '../../core/recording/recorder';
+import type { SessionRecorder } from '../../core/recording/recorder';
+import type { StatementRecord } from '../../core/recording/events';
+import { recordedText } from '../../core/sql/recorded-text';
 import { Msg, decodeBindParameters, decodeErrorFields } from './protocol/messages';
 
 interface Open {
@@ -156,8 +158,9 @@ export class StatementLog {
   }
 }
 
-/** Adds what the decision knows to the record, in place (once per statement: no copy). */
+/** Adds what the decision knows to the record, and redacts its text, in place (once per statement: no copy). */
 function withDetails(record: StatementRecord, d: Decision): StatementRecord {
+  record.sql = recordedText(record.sql, d.redactLiterals);
   if (d.facts) record.facts = d.facts;
   if (d.review) record.review = d.review;
   if (d.redactLiterals) record.literalsRedacted = true;
