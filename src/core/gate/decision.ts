@@ -1,4 +1,4 @@
-import type { Obligations } from '../policy/document';
+import type { Obligations } from '../policy/obligations';
 
 /** How a review ended: unreachable = no reviewer could be asked, failed = the review itself broke. */
 export const REVIEW_OUTCOMES = ['approved', 'denied', 'timeout', 'unreachable', 'failed'] as const;

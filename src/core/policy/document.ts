@@ -3,6 +3,9 @@ import { STATEMENT_KINDS } from '../sql/facts';
 import { DANGER_CATEGORIES } from '../sql/function-catalog';
 import { BUILTIN_DETECTORS, dictionaryDetector, regexDetector } from '../masking/detectors';
 import { HASH_KEY_HINT, hashKeyProblem } from '../masking/hash-key';
+import type { Obligations } from './obligations';
+
+export type { Obligations };
 
 /**
  * The policy document: ordered rules that match statements and say allow, deny or review. Deny
@@ -69,14 +72,6 @@ export interface RuleConditions {
   functions?: string[];
   /** allow/review: dangerous properties the rule permits; deny: any present. */
   flags?: string[];
-}
-
-export interface Obligations {
-  maxRows?: number;
-  /** What happens past maxRows: cut the result with a notice (default) or fail the statement. */
-  onExceed?: 'truncate' | 'error';
-  /** Statement timeout, e.g. "30s", "2m", "500ms". */
-  statementTimeout?: string;
 }
 
 export interface ReviewSettings {
