@@ -1,0 +1,27 @@
+import { policySpec, type AirlockConfig } from '../config/config';
+import { PolicyGate } from '../core/gate/gate';
+import type { Logger } from '../core/log';
+import type { ApprovalBroker } from '../core/approvals/broker';
+import { PolicySource } from '../core/policy/source';
+import { AnalysisCache } from '../core/sql/analysis-cache';
+import { loadSqlParser } from '../core/sql/parser';
+import { installationKey } from '../core/recording/checkpoint';
+import { installationHashKey } from '../core/masking/hash-key';
+
+/** The policy gate the config names: the parser loaded, the policy source open. */
+export async function policyGateFor(
+  config: AirlockConfig,
+  log: Logger,
+  approvals: ApprovalBroker | null,
+): Promise<{ gate: PolicyGate; source: PolicySource }> {
+  await loadSqlParser();
+  const source = await PolicySource.open(policySpec(config), log);
+  if (config.policy === 'allow-all')
+    log.warn('policy allow-all: every statement is allowed. Use it for development only.');
+  // Hash masks use the installation's own key unless the policy names one: derived from the key that
+  // signs the recordings, so every run on this machine hashes alike and nothing new is stored.
+  const hashKey = config.recordings
+    ? installationHashKey(installationKey(config.recordings).privateKey)
+    : undefined;
+  return { gate: new PolicyGate(source, new AnalysisCache(), approvals, log, hashKey), source };
+}
