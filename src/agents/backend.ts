@@ -1,4 +1,4 @@
-import { agentEndpoint, type LocalEndpoint } from '../proxy/airlock-proxy';
+import { agentEndpoint, type LocalEndpoint } from '../proxy/listeners';
 import type { AgentChannel } from '../core/identity/actor';
 import type { MaskStyleName } from '../core/policy/document';
 

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { ControlChannelClient, type PendingReviewInfo } from '../proxy/control-channel';
+import { ControlChannelClient, type PendingReviewInfo } from '../ipc/control-channel';
 import { UsageError } from './usage-error';
 import { writeText } from './human-output';
 import { actorLabel } from '../core/identity/actor';

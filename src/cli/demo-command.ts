@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { streamLogger } from '../core/log';
 import { startDemoDatabase } from '../demo/demo-database';
-import { startProxy } from '../proxy/airlock-proxy';
+import { Airlock } from '../engine/airlock';
 import { writeReadyFile } from './ready-file';
 import { untilSignal } from './run-until-signal';
 
@@ -23,7 +23,8 @@ export async function demoCommand(options: { 'ready-file'?: string }): Promise<n
   try {
     // The upstream password lives only in this process's memory and environment.
     if (db.password) process.env[DEMO_PASSWORD_ENV] = db.password;
-    const proxy = await startProxy(
+    // Headless, nobody can approve: a statement that needs review is denied at once.
+    const airlock = await Airlock.start(
       {
         connections: [
           {
@@ -37,10 +38,16 @@ export async function demoCommand(options: { 'ready-file'?: string }): Promise<n
         policy: DEMO_POLICY,
         allowUnsignedPolicy: true,
       },
-      log,
+      { log, approvals: null },
     );
-    if (options['ready-file']) await writeReadyFile(options['ready-file'], proxy.endpoints);
-    const e = proxy.endpoints[0];
+    try {
+      await airlock.connect();
+    } catch (err) {
+      await airlock.close();
+      throw err;
+    }
+    if (options['ready-file']) await writeReadyFile(options['ready-file'], airlock.endpoints);
+    const e = airlock.endpoints[0];
     process.stdout.write(
       [
         '',
@@ -58,7 +65,7 @@ export async function demoCommand(options: { 'ready-file'?: string }): Promise<n
       ].join('\n'),
     );
     await untilSignal();
-    await proxy.close();
+    await airlock.close();
   } finally {
     await db.stop();
   }

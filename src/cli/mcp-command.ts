@@ -3,11 +3,11 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { loadConfig } from '../config/config';
 import { streamLogger, type Logger } from '../core/log';
 import { localBackend, type AgentBackend } from '../agents/backend';
-import { channelBackend } from '../agents/channel-backend';
+import { channelBackend } from '../ipc/channel-backend';
 import { createMcpServer } from '../agents/mcp-server';
 import { closeAgentSessions } from '../agents/sessions';
-import { ControlChannelClient } from '../proxy/control-channel';
-import { startHeadlessAirlock } from './headless-airlock';
+import { ControlChannelClient } from '../ipc/control-channel';
+import { Airlock } from '../engine/airlock';
 import { UsageError } from './usage-error';
 import { version } from '../../package.json';
 
@@ -48,8 +48,15 @@ async function viaControlChannel(configFile: string, log: Logger): Promise<Engin
 
 /** No Airlock runs the config: start the proxy in this process, and publish its control channel. */
 async function embedded(configFile: string, log: Logger): Promise<Engine> {
-  const airlock = await startHeadlessAirlock(loadConfig(configFile), configFile, log);
-  log.info(`running Airlock embedded for ${configFile}: ${airlock.proxy.endpoints.length} listener(s)`);
+  const airlock = await Airlock.start(loadConfig(configFile), { log });
+  try {
+    await airlock.connect();
+    await airlock.publishControlChannel(configFile);
+  } catch (err) {
+    await airlock.close();
+    throw err;
+  }
+  log.info(`running Airlock embedded for ${configFile}: ${airlock.endpoints.length} listener(s)`);
   const backend = localBackend(airlock.services, 'mcp');
   return {
     backend,

@@ -1,6 +1,6 @@
 import { loadConfig } from '../config/config';
 import { streamLogger } from '../core/log';
-import { startHeadlessAirlock } from './headless-airlock';
+import { Airlock } from '../engine/airlock';
 import { writeReadyFile } from './ready-file';
 import { untilSignal } from './run-until-signal';
 import { UsageError } from './usage-error';
@@ -16,11 +16,17 @@ export async function proxyCommand(options: { config?: string; 'ready-file'?: st
   if (!options.config) throw new UsageError('airlock proxy needs --config FILE', proxyUsage);
   const config = loadConfig(options.config);
   const log = streamLogger(config.logLevel ?? 'info');
-  const airlock = await startHeadlessAirlock(config, options.config, log);
-  const running = airlock.proxy;
-  if (options['ready-file']) await writeReadyFile(options['ready-file'], running.endpoints);
+  const airlock = await Airlock.start(config, { log });
+  try {
+    await airlock.connect();
+    await airlock.publishControlChannel(options.config);
+  } catch (err) {
+    await airlock.close();
+    throw err;
+  }
+  if (options['ready-file']) await writeReadyFile(options['ready-file'], airlock.endpoints);
   log.info(
-    `ready: ${running.endpoints.length} listener(s)${options['ready-file'] ? `, details in ${options['ready-file']}` : ''}`,
+    `ready: ${airlock.endpoints.length} listener(s)${options['ready-file'] ? `, details in ${options['ready-file']}` : ''}`,
   );
   const signal = await untilSignal();
   log.info(`${signal}: closing listeners and sessions`);

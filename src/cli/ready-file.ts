@@ -1,5 +1,5 @@
 import { rename, writeFile } from 'node:fs/promises';
-import type { LocalEndpoint } from '../proxy/airlock-proxy';
+import type { LocalEndpoint } from '../proxy/listeners';
 
 /** What the ready file holds: how local clients reach each listener. */
 export interface ReadyFile {

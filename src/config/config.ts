@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAndValidate, DocumentError } from '../core/validate';
-import { SSL_MODES, type SslMode } from '../proxy/postgres/upstream';
 import { PRESETS, isPreset } from '../core/policy/presets';
 import type { PolicySpec } from '../core/policy/source';
 
@@ -122,6 +121,10 @@ export const configSchema = {
     logLevel: { enum: ['debug', 'info', 'warn', 'error'] },
   },
 } as const;
+
+/** libpq's sslmode values: configuration the Postgres adapter obeys, so declared here. */
+export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
 
 export interface UpstreamUrl {
   host: string;

@@ -1,23 +1,14 @@
-import os from 'node:os';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { loadConfig, type AirlockConfig } from '../config/config';
 import { ApprovalQueue } from '../core/approvals/queue';
+import type { Human } from '../core/identity/actor';
+import { localIdentity } from '../core/identity/identity-source';
 import type { Logger } from '../core/log';
-import type { Recorder } from '../core/recording/recorder';
 import { startDemoDatabase, type DemoDatabase } from '../demo/demo-database';
-import {
-  openRecorder,
-  policyGateFor,
-  startProxy,
-  type LocalEndpoint,
-  type RunningProxy,
-} from '../proxy/airlock-proxy';
-import type { PolicyGate } from '../core/gate/gate';
-import { maskIndexFor } from '../core/masking/mask-index';
-import { gateServices } from '../agents/gate-services';
-import type { PolicySource } from '../core/policy/source';
+import { Airlock } from '../engine/airlock';
+import type { LocalEndpoint } from '../proxy/listeners';
 
 /** Where the configuration came from: a file, or the embedded demo. */
 export type ConfigOrigin = { kind: 'file'; file: string } | { kind: 'demo' };
@@ -25,20 +16,23 @@ export type ConfigOrigin = { kind: 'file'; file: string } | { kind: 'demo' };
 const DEMO_PASSWORD_ENV = 'AIRLOCK_DEMO_UPSTREAM_PASSWORD';
 
 /**
- * The engine inside the extension host: the configuration, the policy gate, the recorder and one proxy
- * per connected connection, sharing one approval queue (the panel's). Everything the UI shows is read
- * from here; `onDidChange` fires when connections, sessions or pending approvals change.
+ * The extension's shell over the engine (engine/airlock.ts): it finds the configuration (the setting, the
+ * workspace's airlock.yaml, or the demo database it starts), builds the engine on first use with the
+ * panel's approval queue, publishes the control channel, rebuilds it when the configuration changes, and
+ * turns the engine's state into VS Code events: `onDidChange` fires when connections, sessions or pending
+ * approvals change.
  */
 export class AirlockController implements vscode.Disposable {
   readonly approvals: ApprovalQueue;
-  readonly identity = { user: os.userInfo().username, groups: [] as string[] };
+  private readonly identitySource = localIdentity();
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
 
   private config: AirlockConfig | null = null;
   private origin: ConfigOrigin | null = null;
-  private engine: { gate: PolicyGate; source: PolicySource; recorder?: Recorder } | null = null;
-  private readonly proxies = new Map<string, RunningProxy>();
+  private engine: Promise<Airlock> | null = null;
+  /** The engine once built: what the UI reads without starting anything. */
+  private running: Airlock | null = null;
   private demo: DemoDatabase | null = null;
   private readonly poll: NodeJS.Timeout;
   private lastSessionCount = 0;
@@ -57,6 +51,11 @@ export class AirlockController implements vscode.Disposable {
         this.changed.fire();
       }
     }, 1000);
+  }
+
+  /** The human clients act for. */
+  get identity(): Human {
+    return this.identitySource.current();
   }
 
   /** The workspace's airlock.yaml, or the file the `airlock.configFile` setting names. */
@@ -132,99 +131,98 @@ export class AirlockController implements vscode.Disposable {
     };
   }
 
-  private async loadedEngine(config: AirlockConfig) {
+  /**
+   * The engine of the loaded configuration, built on first use. Its control channel is published when the
+   * configuration is a file (the demo has none for `airlock mcp` to name); reviews are decided only in the
+   * panel, so the channel may watch them but not decide.
+   */
+  airlock(): Promise<Airlock> {
     if (this.engine) return this.engine;
-    const { gate, source } = await policyGateFor(config, this.log, this.approvals);
-    const recorder = config.recordings ? openRecorder(config.recordings, config, this.log) : undefined;
-    this.engine = { gate, source, recorder };
-    return this.engine;
+    const starting = (async () => {
+      const config = await this.loadedConfig();
+      const engine = await Airlock.start(config, {
+        log: this.log,
+        identity: this.identitySource,
+        approvals: this.approvals,
+      });
+      if (this.origin?.kind === 'file')
+        await engine.publishControlChannel(this.origin.file, { decisions: false });
+      this.running = engine;
+      return engine;
+    })();
+    this.engine = starting;
+    // A failed start (a bad policy file) is retried on next use, not remembered.
+    starting.catch(() => {
+      if (this.engine === starting) this.engine = null;
+    });
+    return starting;
   }
 
   /** Starts the local listener of a connection (all of them when `name` is omitted). */
   async connect(name?: string): Promise<LocalEndpoint[]> {
-    const config = await this.loadedConfig();
-    const wanted = config.connections.filter((c) => name === undefined || c.name === name);
-    if (wanted.length === 0) throw new Error(`no connection named "${name}" in the configuration`);
-    const engine = await this.loadedEngine(config);
-    for (const c of wanted) {
-      if (this.proxies.has(c.name)) continue;
-      const proxy = await startProxy({ ...config, connections: [c] }, this.log, {
-        gate: engine.gate,
-        identity: this.identity,
-        recorder: engine.recorder,
-      });
-      this.proxies.set(c.name, proxy);
-      this.log.info(`[${c.name}] connected: ${proxy.endpoints[0].host}:${proxy.endpoints[0].port}`);
-    }
+    const engine = await this.airlock();
+    const before = new Set(engine.endpoints.map((e) => e.name));
+    const endpoints = await engine.connect(name);
+    for (const e of endpoints)
+      if (!before.has(e.name)) this.log.info(`[${e.name}] connected: ${e.host}:${e.port}`);
     this.changed.fire();
-    return this.endpoints();
+    return endpoints;
   }
 
   async disconnect(name?: string): Promise<void> {
-    for (const [n, proxy] of [...this.proxies]) {
-      if (name !== undefined && n !== name) continue;
-      this.proxies.delete(n);
-      await proxy.close();
-      this.log.info(`[${n}] disconnected`);
-    }
+    await this.running?.disconnect(name);
     this.changed.fire();
   }
 
   endpoints(): LocalEndpoint[] {
-    return [...this.proxies.values()].flatMap((p) => p.endpoints);
+    return this.running?.endpoints ?? [];
   }
 
   sessionCount(): number {
-    return [...this.proxies.values()].reduce((n, p) => n + p.sessionCount(), 0);
+    return this.running?.sessionCount() ?? 0;
   }
 
   /** Whether the policy in force masks a column (for the approval panel's facts). */
   isMasked(connection: string, relations: string[], column: string, statementRelations: string[]): boolean {
-    const state = this.engine?.source.state();
-    if (!this.engine || !state?.ok || !state.active.policy.masking) return false;
-    const catalog = this.proxies.get(connection)?.connectionServices(connection)?.catalog;
-    return maskIndexFor(state.active.policy.masking, catalog).isMasked(relations, column, statementRelations);
+    return this.running?.isMasked(connection, relations, column, statementRelations) ?? false;
   }
 
-  /** The gate (loading the configuration and engine if needed): the agent tools' policy services use it. */
-  async gate(): Promise<PolicyGate> {
-    return (await this.loadedEngine(await this.loadedConfig())).gate;
-  }
-
-  /** Explain and masked columns: the gate's own pipeline on the connection's catalog. */
+  /** Explain and masked columns: the engine's policy services (the gate's own pipeline). */
   async policyServices() {
-    const gate = await this.gate();
-    return gateServices(
-      gate,
-      () => this.identity,
-      (name) => this.proxies.get(name)?.connectionServices(name),
-    );
+    return (await this.airlock()).services;
   }
 
   /** The policy in force, for Open Policy. */
   async policy() {
-    const config = await this.loadedConfig();
-    const engine = await this.loadedEngine(config);
-    return { state: engine.source.state(), spec: config.policy };
+    const engine = await this.airlock();
+    const state = engine.policyState();
+    if (!state) throw new Error('this Airlock runs a gate without a policy');
+    return { state, spec: engine.config.policy };
   }
 
   /** Forgets the loaded configuration and engine (after airlock.yaml changed); reconnects what was connected. */
   async reload(): Promise<void> {
-    const connected = [...this.proxies.keys()];
-    await this.disconnect();
-    this.engine?.source.close();
-    this.engine?.recorder?.close();
-    this.engine = null;
+    const connected = this.endpoints().map((e) => e.name);
+    const had = this.engine !== null;
+    await this.stopEngine();
     this.config = null;
     this.origin = null;
+    // Agents' MCP servers find the control channel again (they reconnect to it) and the listeners.
+    if (had && this.configFile()) await this.airlock();
     for (const name of connected) await this.connect(name);
+    this.changed.fire();
+  }
+
+  private async stopEngine(): Promise<void> {
+    const engine = await this.engine?.catch(() => null);
+    this.engine = null;
+    this.running = null;
+    await engine?.close();
   }
 
   async dispose(): Promise<void> {
     clearInterval(this.poll);
-    await this.disconnect();
-    this.engine?.source.close();
-    this.engine?.recorder?.close();
+    await this.stopEngine();
     await this.demo?.stop();
     this.changed.dispose();
   }

@@ -7,17 +7,19 @@ import { printable } from '../core/text/printable';
 import { writeExport } from '../core/recording/export';
 import { EXPORT_FORMATS, type ExportFormat } from '../core/recording/events';
 import { verifyRecordings } from '../core/recording/verify';
-import type { LocalEndpoint } from '../proxy/airlock-proxy';
+import type { LocalEndpoint } from '../proxy/listeners';
 import type { AirlockController } from './airlock-controller';
 import type { ApprovalPanel } from './approval-panel';
 import type { ReplayPanels } from './replay-panel';
 import type { SessionsView } from './sessions-view';
+import type { Recordings } from './recordings';
 import { connectionEnv, type TerminalEnvironment } from './terminals';
 
 export interface CommandDeps {
   airlock: AirlockController;
   approvals: ApprovalPanel;
   sessions: SessionsView;
+  recordings: Recordings;
   sessionsTree: vscode.TreeView<unknown>;
   replays: ReplayPanels;
   terminals: TerminalEnvironment;
@@ -106,7 +108,7 @@ async function endpoint(d: CommandDeps): Promise<LocalEndpoint> {
 }
 
 async function pickSession(d: CommandDeps): Promise<string> {
-  const sessions = (await d.sessions.recordings()).sessions({ limit: 200 });
+  const sessions = (await d.recordings.open()).sessions({ limit: 200 });
   if (sessions.length === 0) throw new Error('no sessions are recorded yet');
   const pick = await vscode.window.showQuickPick(
     sessions.map((s) => ({
@@ -151,7 +153,7 @@ async function exportSession(d: CommandDeps, id?: string, format?: ExportFormat)
       placeHolder: 'jsonl: the events as recorded (verifiable); ocsf: OCSF 1.3 for a SIEM',
     })) as ExportFormat | undefined);
   if (!chosen) return;
-  const store = await d.sessions.recordings();
+  const store = await d.recordings.open();
   const target = await vscode.window.showSaveDialog({
     defaultUri: vscode.Uri.joinPath(
       vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(process.cwd()),

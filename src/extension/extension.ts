@@ -1,15 +1,16 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/log';
+import { humanAttribution } from '../core/identity/actor';
 import { outputLog } from './output-log';
 import { AirlockController } from './airlock-controller';
 import { ApprovalPanel } from './approval-panel';
 import { registerCommands } from './commands';
 import { ReplayPanels } from './replay-panel';
+import { Recordings } from './recordings';
 import { SessionsView } from './sessions-view';
 import { StatusBar } from './status-bar';
 import { TerminalEnvironment } from './terminals';
 import { localBackend, type AirlockServices } from '../agents/backend';
-import { startControlChannel, type ControlChannel } from '../proxy/control-channel';
 import { registerLanguageModelTools, registerMcpServerProvider } from './lm-tools';
 
 let controller: AirlockController | undefined;
@@ -24,16 +25,18 @@ export function activate(context: vscode.ExtensionContext): void {
   const airlock = new AirlockController(context, log);
   controller = airlock;
   const approvals = new ApprovalPanel(context.extensionUri, airlock, log);
-  const sessions = new SessionsView(airlock, log);
+  const recordings = new Recordings(() => airlock.recordingsFolder(), log);
+  const sessions = new SessionsView(recordings);
   const sessionsTree = vscode.window.createTreeView('airlock.sessions', {
     treeDataProvider: sessions,
     showCollapseAll: true,
   });
-  const replays = new ReplayPanels(context.extensionUri, () => sessions.recordings(), log);
+  const replays = new ReplayPanels(context.extensionUri, () => recordings.open(), log);
   const terminals = new TerminalEnvironment(context.environmentVariableCollection);
   context.subscriptions.push(
     channel,
     approvals,
+    recordings,
     sessions,
     sessionsTree,
     replays,
@@ -43,7 +46,7 @@ export function activate(context: vscode.ExtensionContext): void {
       // Connect, disconnect and a reload after the configuration changed all move the listener.
       terminals.apply(airlock.endpoints()[0]);
     }),
-    ...registerCommands({ airlock, approvals, sessions, sessionsTree, replays, terminals, log }),
+    ...registerCommands({ airlock, approvals, sessions, recordings, sessionsTree, replays, terminals, log }),
   );
   registerAgents(context, airlock, log);
   // A changed configuration is applied on request: reconnecting drops the clients' sessions.
@@ -61,46 +64,32 @@ export function activate(context: vscode.ExtensionContext): void {
     configWatcher.onDidCreate(configChanged),
     configWatcher.onDidDelete(configChanged),
   );
-  log.info(`Airlock activated (acting for ${airlock.identity.user})`);
+  log.info(`Airlock activated (acting for ${airlock.identity.user}, ${humanAttribution(airlock.identity)})`);
 }
 
 /**
- * Copilot's LM tools, VS Code's MCP provider, and the control channel through which an `airlock mcp`
- * started by any other agent uses this Airlock — its listeners, so its gate and this approval panel.
- * The channel may watch reviews but not decide them: in VS Code only the panel decides.
+ * Copilot's LM tools and VS Code's MCP provider. The engine's control channel (published when the engine
+ * starts, see AirlockController.airlock) lets an `airlock mcp` started by any other agent use this
+ * Airlock — its listeners, so its gate and this approval panel.
  */
 function registerAgents(context: vscode.ExtensionContext, airlock: AirlockController, log: Logger): void {
-  const policy = () => airlock.policyServices();
+  // The engine starts on the tools' first use: connecting may start the demo database.
+  const engine = () => airlock.airlock();
   const services: AirlockServices = {
     connections: () => airlock.connectionNames(),
     endpoints: () => airlock.endpoints(),
     connect: (name) => airlock.connect(name),
-    explain: async (connection, sql, agent) => (await policy()).explain(connection, sql, agent),
-    maskedColumns: async (connection) => (await policy()).maskedColumns(connection),
+    explain: async (connection, sql, agent) => (await engine()).services.explain(connection, sql, agent),
+    maskedColumns: async (connection) => (await engine()).services.maskedColumns(connection),
   };
   registerLanguageModelTools(context, localBackend(services, 'lm-tool'));
-  let channel: ControlChannel | null = null;
-  let starting: Promise<void> | null = null;
-  const ensureChannel = () =>
-    (starting ??= (async () => {
-      const configFile = airlock.configFile();
-      if (!configFile) return;
-      try {
-        channel = await startControlChannel({
-          configFile,
-          ...services,
-          approvals: airlock.approvals,
-          decisions: false,
-          log,
-        });
-      } catch (err) {
-        // E.g. an `airlock proxy` already serves this configuration: agents' MCP servers use that one.
-        log.warn(`control channel not published: ${(err as Error).message}`);
-      }
-    })());
-  void ensureChannel();
-  registerMcpServerProvider(context, { configFile: () => airlock.configFile(), prepare: ensureChannel });
-  context.subscriptions.push({ dispose: () => void channel?.close() });
+  // With an airlock.yaml, agents' MCP servers need the channel from the start: build the engine now.
+  const prepare = async () => {
+    if (!airlock.configFile()) return;
+    await engine().then(undefined, (err: Error) => log.error(`Airlock could not start: ${err.message}`));
+  };
+  void prepare();
+  registerMcpServerProvider(context, { configFile: () => airlock.configFile(), prepare });
 }
 
 export async function deactivate(): Promise<void> {

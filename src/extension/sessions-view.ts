@@ -1,56 +1,25 @@
-import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import * as vscode from 'vscode';
-import type { OutputLog } from './output-log';
 import { actorLabel, agentLabel } from '../core/identity/actor';
 import { printable } from '../core/text/printable';
-import { RecordingStore, type SessionFilter, type SessionSummary } from '../core/recording/store';
-import type { AirlockController } from './airlock-controller';
+import type { SessionFilter, SessionSummary } from '../core/recording/store';
+import type { Recordings } from './recordings';
 
 type Node =
   { kind: 'day'; day: string; sessions: SessionSummary[] } | { kind: 'session'; session: SessionSummary };
 
 /**
  * The Sessions tree: recorded sessions by day (newest first), each labelled with its connection and
- * actor, live ones marked. Backed by the recordings store; refreshed when the journal changes.
+ * actor, live ones marked. Reads the shell's recordings; refreshed when the journal changes.
  */
 export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<Node | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
-  private store: Promise<RecordingStore> | null = null;
-  private folder = '';
-  private watcher: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private readonly subscription: vscode.Disposable;
   filter: SessionFilter = {};
 
-  constructor(
-    private readonly airlock: AirlockController,
-    private readonly log: OutputLog,
-  ) {}
-
-  /** The store of the current recordings folder (reopened when the configuration points elsewhere). */
-  async recordings(): Promise<RecordingStore> {
-    const folder = this.airlock.recordingsFolder();
-    if (!this.store || folder !== this.folder) {
-      const previous = this.store;
-      this.folder = folder;
-      mkdirSync(folder, { recursive: true, mode: 0o700 });
-      this.store = RecordingStore.open(folder);
-      void previous?.then((s) => s.close());
-      this.watch(folder);
-    }
-    const store = await this.store;
-    store.refresh();
-    return store;
-  }
-
-  private watch(folder: string): void {
-    this.watcher?.close();
-    try {
-      this.watcher = watch(folder, () => this.refreshSoon());
-      this.watcher.on('error', () => undefined);
-    } catch (err) {
-      this.log.warn(`sessions: cannot watch ${folder}: ${(err as Error).message}`);
-    }
+  constructor(private readonly recordings: Recordings) {
+    this.subscription = recordings.onDidChange(() => this.refreshSoon());
   }
 
   /** Debounced: a busy session appends many events a second. */
@@ -65,7 +34,10 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
   async getChildren(node?: Node): Promise<Node[]> {
     if (node?.kind === 'session') return [];
     if (node?.kind === 'day') return node.sessions.map((session) => ({ kind: 'session', session }));
-    const sessions = (await this.recordings()).sessions({ ...this.filter, limit: this.filter.limit ?? 500 });
+    const sessions = (await this.recordings.open()).sessions({
+      ...this.filter,
+      limit: this.filter.limit ?? 500,
+    });
     const days = new Map<string, SessionSummary[]>();
     for (const s of sessions) {
       const day = s.started.slice(0, 10);
@@ -120,9 +92,8 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
   }
 
   dispose(): void {
-    this.watcher?.close();
+    this.subscription.dispose();
     if (this.timer) clearTimeout(this.timer);
-    void this.store?.then((s) => s.close());
     this.changed.dispose();
   }
 }

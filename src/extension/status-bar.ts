@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { printable } from '../core/text/printable';
+import { humanAttribution } from '../core/identity/actor';
 import type { AirlockController } from './airlock-controller';
 
 /** Identity, live connections and pending approvals; a click goes where attention is needed. */
@@ -37,7 +38,7 @@ export class StatusBar implements vscode.Disposable {
     }
     this.item.tooltip = new vscode.MarkdownString(
       [
-        `**Airlock** — acting for **${who}**`,
+        `**Airlock** — acting for **${who}** (${humanAttribution(this.airlock.identity)})`,
         connections.length
           ? connections.map((c) => `- ${c.name}: ${c.host}:${c.port}`).join('\n')
           : 'Not connected. Click to connect.',

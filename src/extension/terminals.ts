@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { LocalEndpoint } from '../proxy/airlock-proxy';
+import type { LocalEndpoint } from '../proxy/listeners';
 
 /** libpq's variables and DATABASE_URL for a local Airlock listener (its per-session secret included). */
 export function connectionEnv(e: LocalEndpoint): Record<string, string> {

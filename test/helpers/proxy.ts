@@ -1,13 +1,14 @@
 import pg from 'pg';
 import type { PostgresCluster } from '../../src/demo/postgres-cluster';
-import { startProxy, type LocalEndpoint, type RunningProxy } from '../../src/proxy/airlock-proxy';
+import type { LocalEndpoint } from '../../src/proxy/listeners';
+import { Airlock } from '../../src/engine/airlock';
 import type { AirlockConfig, ConnectionConfig } from '../../src/config/config';
 import { silentLogger, type Logger } from '../../src/core/log';
 import type { Gate } from '../../src/core/gate/gate';
 import type { ApprovalBroker } from '../../src/core/approvals/broker';
 
 export interface ProxyUnderTest {
-  proxy: RunningProxy;
+  proxy: Airlock;
   endpoint: LocalEndpoint;
   /** libpq-style environment for psql, pgbench, pg_dump through the proxy. */
   env: NodeJS.ProcessEnv;
@@ -50,10 +51,18 @@ export async function proxyFor(
       },
     ],
   };
-  const proxy = await startProxy(config, options.log ?? silentLogger, {
+  const proxy = await Airlock.start(config, {
+    log: options.log ?? silentLogger,
     gate: options.gate,
-    approvals: options.approvals,
+    // Without a broker of the test's own, statements that need review are denied (nobody is there).
+    approvals: options.approvals ?? null,
   });
+  try {
+    await proxy.connect();
+  } catch (err) {
+    await proxy.close();
+    throw err;
+  }
   const endpoint = proxy.endpoints[0];
   const env = {
     PGHOST: endpoint.host,

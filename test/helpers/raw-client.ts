@@ -3,7 +3,7 @@ import { serialize } from 'pg-protocol';
 import { ScramClientExchange } from '../../src/proxy/postgres/auth/scram';
 import { MessageFramer } from '../../src/proxy/postgres/protocol/framing';
 import { decodeErrorFields } from '../../src/proxy/postgres/protocol/messages';
-import type { LocalEndpoint } from '../../src/proxy/airlock-proxy';
+import type { LocalEndpoint } from '../../src/proxy/listeners';
 
 /** A backend message as a test wants to see it. */
 export interface Reply {

@@ -8,7 +8,7 @@ import { languageModelToolAdapters } from '../../src/agents/lm-tools';
 import { closeAgentSessions } from '../../src/agents/sessions';
 import type { ChainedEvent } from '../../src/core/recording/chain';
 import { Journal } from '../../src/core/recording/journal';
-import { agentEndpoint } from '../../src/proxy/airlock-proxy';
+import { agentEndpoint } from '../../src/proxy/listeners';
 import { CLI, runAirlock } from '../helpers/airlock-cli';
 import { sharedCluster } from '../helpers/global-fixtures';
 import { at } from '../helpers/json-path';

@@ -26,7 +26,7 @@ import {
 } from '../helpers/wire';
 import { PostgresListener } from '../../src/proxy/postgres/listener';
 import { makeVerifier } from '../../src/proxy/postgres/auth/scram';
-import { policyGateFor } from '../../src/proxy/airlock-proxy';
+import { policyGateFor } from '../../src/engine/policy-gate';
 import { PostgresConnectionServices } from '../../src/proxy/postgres/connection-services';
 import type { Logger } from '../../src/core/log';
 import type { PostgresCluster } from '../../src/demo/postgres-cluster';

@@ -11,7 +11,7 @@ import {
   ControlChannelClient,
   ControlChannelError,
   type PendingReviewInfo,
-} from '../../src/proxy/control-channel';
+} from '../../src/ipc/control-channel';
 import { sharedCluster } from '../helpers/global-fixtures';
 import { directPg, dropDatabase, freshDatabase, repoRoot } from '../helpers/policy-fixtures';
 import { CLI, runAirlock } from '../helpers/airlock-cli';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ApprovalQueue } from '../../src/core/approvals/queue';
 import type { ApprovalRequest } from '../../src/core/approvals/broker';
 import { silentLogger } from '../../src/core/log';
-import type { LocalEndpoint } from '../../src/proxy/airlock-proxy';
+import type { LocalEndpoint } from '../../src/proxy/listeners';
 import {
   ControlChannelClient,
   ControlChannelError,
@@ -17,7 +17,7 @@ import {
   startControlChannel,
   type ControlChannel,
   type PendingReviewInfo,
-} from '../../src/proxy/control-channel';
+} from '../../src/ipc/control-channel';
 
 const posix = process.platform !== 'win32';
 

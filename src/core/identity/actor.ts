@@ -11,9 +11,22 @@ import { printable } from '../text/printable';
 export type AgentChannel = 'mcp' | 'lm-tool';
 export const AGENT_CHANNELS: readonly AgentChannel[] = ['mcp', 'lm-tool'];
 
-export interface Actor {
+/**
+ * How Airlock knows who the human is: `local` — the OS account Airlock runs as, which nobody vouched
+ * for (any process of that account can claim it); `verified` — an identity provider's signed token
+ * (sign-in, next). Absent on records written before it existed, which were all local.
+ */
+export type IdentityAssurance = 'local' | 'verified';
+
+/** The person on whose behalf a client acts, as an identity source establishes it. */
+export interface Human {
   user: string;
   groups: string[];
+  /** Absent: `local`, so a record that lacks it never reads as verified. */
+  established?: IdentityAssurance;
+}
+
+export interface Actor extends Human {
   /** The agent's name as the client gave it: a claim unless `channel` vouches for it. */
   agent?: string;
   /** The agent adapter whose secret authenticated the connection; absent: an ordinary client. */
@@ -51,6 +64,11 @@ export function attribution(actor: Pick<Actor, 'channel'>): string {
     default:
       return 'claimed';
   }
+}
+
+/** How far a person may trust the human's name, in words. */
+export function humanAttribution(human: Pick<Human, 'established'>): string {
+  return human.established === 'verified' ? 'verified: signed in' : 'unverified: local OS user';
 }
 
 /** "mcp:evil (claimed)": the agent for a person, neutralised, with its attribution. */

@@ -13,9 +13,7 @@ import {
 } from './protocol/messages';
 import { MessageQueue } from './protocol/message-queue';
 import { SCRAM_MECHANISM, ScramClientExchange, md5Password } from './auth/scram';
-
-export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
-export type SslMode = (typeof SSL_MODES)[number];
+import type { SslMode } from '../../config/config';
 
 /** Where and how to reach the real server; the password is the just-in-time credential, memory only. */
 export interface UpstreamTarget {

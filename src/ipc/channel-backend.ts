@@ -1,5 +1,5 @@
-import { ControlChannelClient, ControlChannelError } from '../proxy/control-channel';
-import type { AgentBackend } from './backend';
+import { ControlChannelClient, ControlChannelError } from './control-channel';
+import type { AgentBackend } from '../agents/backend';
 
 /**
  * An AgentBackend served by another Airlock process over its control channel: that Airlock's listeners

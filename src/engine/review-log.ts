@@ -10,7 +10,8 @@ import { actorLabel } from '../core/identity/actor';
 export function logPendingReviews(
   approvals: ApprovalQueue,
   log: Logger,
-  configFile: string | null,
+  /** The config file whose control channel can decide the review, when one is published. */
+  decidedThrough: () => string | null,
 ): () => void {
   const seen = new Set<string>();
   return approvals.onChange(() => {
@@ -23,6 +24,7 @@ export function logPendingReviews(
       const r = p.request;
       const who = actorLabel(r.actor);
       const sql = r.sql.length > 200 ? `${r.sql.slice(0, 200)}…` : r.sql;
+      const configFile = decidedThrough();
       const where = configFile
         ? `approve or deny it with \`airlock approvals --config ${configFile}\` (or any client of this Airlock's control channel)`
         : 'no control channel is published, so nobody can approve it: it will be denied at the deadline';

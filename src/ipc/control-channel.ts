@@ -17,7 +17,7 @@ import Ajv, { type ValidateFunction } from 'ajv';
 import type { ApprovalQueue, PendingReview, ReviewDecision } from '../core/approvals/queue';
 import type { Actor } from '../core/identity/actor';
 import type { Logger } from '../core/log';
-import { agentEndpoint, type LocalEndpoint } from './airlock-proxy';
+import { agentEndpoint, type LocalEndpoint } from '../proxy/listeners';
 import {
   localBackend,
   type AirlockServices,
