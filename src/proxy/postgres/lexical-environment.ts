@@ -1,5 +1,5 @@
 import { LEXABLE_CLIENT_ENCODINGS } from '../../core/sql/client-encodings';
-import { utf8, type TextDecoding } from './protocol/messages';
+import { utf8, type TextDecoding } from './protocol/decode';
 
 /**
  * The lexical environment Airlock's parser assumes, held in lockstep with the server's.

@@ -2,32 +2,35 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { serialize } from 'pg-protocol';
 import type { Gate, GateContext, StatementRequest } from '../../core/gate/gate';
 import type { Decision } from '../../core/gate/decision';
 import type { Logger } from '../../core/log';
 import { PgError, SqlState, fatal } from './protocol/errors';
 import { MAX_AUTH_MESSAGE, MessageFramer } from './protocol/framing';
 import { MessageQueue } from './protocol/message-queue';
+import { AuthCode, Msg } from './protocol/messages';
 import {
-  AuthCode,
-  Msg,
-  authentication,
-  authenticationSasl,
-  backendKeyData,
   decodeBind,
   decodeClose,
   decodeExecutePortal,
+  decodeFunctionCallOid,
   decodeParameterStatus,
   decodeParse,
   decodeQuery,
   decodeSaslInitial,
+  decodeSaslResponse,
   decodeStartup,
-  errorResponse,
   isFatal,
-  readyForQuery,
   type TextDecoding,
-} from './protocol/messages';
+} from './protocol/decode';
+import {
+  authentication,
+  authenticationSasl,
+  backendKeyData,
+  describePortal,
+  errorResponse,
+  readyForQuery,
+} from './protocol/encode';
 import { SCRAM_MECHANISM, ScramServerExchange, type ScramVerifier } from './auth/scram';
 import { agentChannelOf, type ListenerSecret } from './auth/channel-secrets';
 import type { AgentChannel } from '../../core/identity/actor';
@@ -40,17 +43,16 @@ import {
 } from './upstream';
 import { CATALOG_QUERY, catalogFromRows } from '../../core/sql/catalog';
 import { OutputBatch } from './output-batch';
-import { DenialSubstitution, denialError } from './denial';
+import { answerDenied, denialError, replaceDenied } from './denial';
 import { ObligationTracker } from './obligations';
+import { InFlightQueue, type AllowDecision, type Execution, type InFlightRequest } from './in-flight-queue';
 import { ResultMasker } from './result-masker';
 import { StatementLog } from './statement-log';
 import type { Recorder } from '../../core/recording/recorder';
 import { startupSettings } from './startup-settings';
 import { clientDecoding, lexicalDeviation, pinLexicalEnvironment } from './lexical-environment';
-import { ReplyVerifier } from './reply-verifier';
+import { verifyReply } from './reply-verifier';
 import { quoteIdent } from '../../core/sql/quote';
-
-type AllowDecision = Extract<Decision, { effect: 'allow' }>;
 
 /** Everything a listener knows about the connection it serves. */
 export interface ListenerSettings {
@@ -106,14 +108,14 @@ export class ClientSession {
   private client: Duplex;
   private upstream: net.Socket | tls.TLSSocket | null = null;
   private upstreamKey = { processId: 0, secretKey: 0 };
-  private readonly denials = new DenialSubstitution();
-  private readonly obligations = new ObligationTracker(() => void this.cancel());
-  private readonly replies = new ReplyVerifier();
+  /** Requests sent upstream and not yet answered: what to do with each reply. */
+  private readonly inFlight = new InFlightQueue();
+  private readonly obligations = new ObligationTracker(this.inFlight, () => void this.cancel());
   /**
-   * The query cycle whose ReadyForQuery must pass before the next statement is lexed: one that ran code
-   * whose effects Airlock cannot see, whose ParameterStatus reports are checked first (0: none).
+   * The request whose ReadyForQuery must pass before the next statement is lexed: one that ran code whose
+   * effects Airlock cannot see, whose ParameterStatus reports are checked first (null: none).
    */
-  private barrierCycle = 0;
+  private barrierRequest: InFlightRequest | null = null;
   /** How query texts are decoded: the client encoding the server last reported. */
   private decoding: TextDecoding | undefined;
   private readonly masker = new ResultMasker(
@@ -134,7 +136,7 @@ export class ClientSession {
   /** Frontend messages framed but not yet handled because a decision is pending. */
   private inbox: Buffer[] = [];
   private deciding = false;
-  /** The inbox waits for the barrier's ReadyForQuery (see barrierCycle). */
+  /** The inbox waits for the barrier's ReadyForQuery (see barrierRequest). */
   private waiting = false;
   /** The server said FATAL: the close that follows needs no message of ours. */
   private upstreamSentFatal = false;
@@ -377,7 +379,7 @@ export class ClientSession {
     this.client.write(authentication(AuthCode.saslContinue, Buffer.from(serverFirst)));
     const final = await wait('SASLResponse');
     if (final.type !== Msg.password) throw fatal(SqlState.protocolViolation, 'expected SASL response');
-    const serverFinal = exchange.serverFinalMessage(final.message.toString('utf8', 5), user);
+    const serverFinal = exchange.serverFinalMessage(decodeSaslResponse(final.message), user);
     this.channel = agentChannelOf(exchange.authenticated);
     this.client.write(authentication(AuthCode.saslFinal, Buffer.from(serverFinal)));
     this.client.write(authentication(AuthCode.ok));
@@ -444,11 +446,14 @@ export class ClientSession {
           this.client.pause();
           decision.then(
             (d) => this.decided(d, request),
-            (err: Error) =>
-              this.decided(
-                { effect: 'deny', rule: 'gate-error', reason: err.message, hint: 'See the Airlock log.' },
-                request,
-              ),
+            (err: Error) => {
+              // The client is told only that the gate failed: an exception's text is not policy and
+              // could quote anything, so it goes to the log, never into a denial.
+              this.settings.log.error(
+                `[${this.settings.connection}] session ${this.id}: the gate failed: ${err.stack ?? err.message}`,
+              );
+              this.decided(GATE_FAILED, request);
+            },
           );
           return;
         }
@@ -468,9 +473,9 @@ export class ClientSession {
    * pipeline (no Sync between them), cannot wait and is refused.
    */
   private barrier(type: number): 'none' | 'wait' | 'deny' {
-    if (this.barrierCycle === 0 || (type !== Msg.query && type !== Msg.parse)) return 'none';
-    // A Query inside an unsynced pipeline belongs to that cycle too: waiting for its end would wait forever.
-    if (this.replies.nextCycle === this.barrierCycle) return 'deny';
+    if (this.barrierRequest === null || (type !== Msg.query && type !== Msg.parse)) return 'none';
+    // A Query inside an unsynced pipeline belongs to that request too: waiting for its end would wait forever.
+    if (this.inFlight.tail === this.barrierRequest) return 'deny';
     return 'wait';
   }
 
@@ -486,20 +491,33 @@ export class ClientSession {
     return deviation;
   }
 
-  /** After ReadyForQuery: the barrier's cycle is done, so the held statements are decided now. */
-  private liftBarrier(): void {
-    if (this.barrierCycle === 0 || this.replies.cyclesDone < this.barrierCycle) return;
-    this.barrierCycle = 0;
+  /** After the ReadyForQuery of `done`: when it was the barrier, the held statements are decided now. */
+  private liftBarrier(done: InFlightRequest): void {
+    if (done !== this.barrierRequest) return;
+    this.barrierRequest = null;
     if (!this.waiting) return;
     this.waiting = false;
     this.client.resume();
     this.pump();
   }
 
-  /** An allowed Query, Execute or FunctionCall is on its way: what its replies must be, and its barrier. */
-  private expectReplies(decision: Decision, type: number): void {
-    if (type !== Msg.functionCall) this.replies.sent(decision.facts ?? null, type === Msg.execute);
-    if (decision.unseenEffects) this.barrierCycle = this.replies.nextCycle;
+  /**
+   * An allowed Query, Execute or FunctionCall is on its way: it joins the request being sent, with what
+   * every stage needs to handle its replies.
+   */
+  private execute(
+    protocol: 'simple' | 'extended' | 'execute' | 'fastpath',
+    decision: AllowDecision,
+    sql: string,
+    portal?: string,
+  ): void {
+    const request = this.inFlight.tail;
+    const kind = protocol === 'simple' ? 'query' : protocol === 'fastpath' ? 'fastpath' : 'execute';
+    const e: Execution = { kind, decision, completed: 0, rows: 0, started: Date.now(), sampleBytes: 0 };
+    request.executions.push(e);
+    this.obligations.started(request, e);
+    this.log?.started(e, protocol, sql, portal);
+    if (decision.unseenEffects) this.barrierRequest = request;
   }
 
   private decided(decision: Decision, request: StatementRequest): void {
@@ -540,27 +558,22 @@ export class ClientSession {
         // Executing the unnamed statement: decided at its Parse; its obligations apply now.
         const portal = decodeExecutePortal(message);
         const statement = this.statements.get(this.portals.get(portal) ?? '\0');
-        if (statement) {
-          this.obligations.started(statement.decision.obligations, statement.decision.rule, true);
-          this.log?.started('extended', statement.sql, statement.decision, true, portal);
-          this.expectReplies(statement.decision, Msg.execute);
-        }
+        if (statement) this.execute('extended', statement.decision, statement.sql, portal);
         this.describeForMasking(out, portal);
         break;
       }
       case Msg.describe:
-        this.masker.describeSent(false);
+        this.masker.describeSent(this.inFlight.tail, false);
         break;
     }
-    out.add(message);
-    this.noteCycle(message[0]);
+    this.send(out, message);
   }
 
   /** With masking on, the portal about to run is described first, so its rows are masked by its columns. */
   private describeForMasking(out: OutputBatch, portal: string): void {
     if (!this.masker.active) return;
-    out.add(serialize.describe({ type: 'P', name: portal }));
-    this.masker.describeSent(true);
+    out.add(describePortal(portal));
+    this.masker.describeSent(this.inFlight.tail, true);
   }
 
   private forwardDecided(
@@ -571,54 +584,45 @@ export class ClientSession {
   ): void {
     if (decision.effect === 'allow') {
       if (request.protocol === 'execute') this.describeForMasking(out, decodeExecutePortal(message));
-      if (request.protocol !== 'extended' && request.protocol !== 'startup') {
-        const sql =
-          'sql' in request ? request.sql : `-- fast-path call of function OID ${request.functionOid}`;
-        this.log?.started(request.protocol, sql, decision, request.protocol === 'execute');
-      }
       if (request.protocol === 'extended') {
         this.statements.set(request.statementName, { sql: request.sql, decision });
-      } else {
-        this.obligations.started(decision.obligations, decision.rule, request.protocol === 'execute');
-        this.expectReplies(decision, message[0]);
+      } else if (request.protocol !== 'startup') {
+        const sql =
+          'sql' in request ? request.sql : `-- fast-path call of function OID ${request.functionOid}`;
+        this.execute(request.protocol, decision, sql);
       }
-      out.add(message);
-    } else {
-      this.settings.log.info(
-        `[${this.settings.connection}] session ${this.id} denied (${decision.rule}): ${decision.reason}`,
-      );
-      const sql =
-        'sql' in request
-          ? request.sql
-          : request.protocol === 'fastpath'
-            ? `-- fast-path call of function OID ${request.functionOid}`
-            : '';
-      this.log?.denied(request.protocol, sql, decision);
-      if (request.protocol === 'extended') this.statements.delete(request.statementName);
-      // The replacement fails upstream in the same place the original would have run: a Query for a
-      // Query or fast-path call, an (unnamed) Parse in an extended-protocol batch.
-      const extended = request.protocol === 'extended' || request.protocol === 'execute';
-      out.add(
-        this.denials.replace(
-          extended ? 'extended' : 'simple',
-          request.protocol === 'extended' ? request.statementName : '',
-          decision,
-        ),
-      );
+      this.send(out, message);
+      return;
     }
-    this.noteCycle(message[0]);
+    this.settings.log.info(
+      `[${this.settings.connection}] session ${this.id} denied (${decision.rule}): ${decision.reason}`,
+    );
+    const sql =
+      'sql' in request
+        ? request.sql
+        : request.protocol === 'fastpath'
+          ? `-- fast-path call of function OID ${request.functionOid}`
+          : '';
+    this.log?.denied(request.protocol, sql, decision);
+    if (request.protocol === 'extended') this.statements.delete(request.statementName);
+    // The replacement fails upstream in the same place the original would have run: a Query for a
+    // Query or fast-path call, an (unnamed) Parse in an extended-protocol batch.
+    const extended = request.protocol === 'extended' || request.protocol === 'execute';
+    const replacement = replaceDenied(
+      this.inFlight.tail,
+      extended ? 'extended' : 'simple',
+      request.protocol === 'extended' ? request.statementName : '',
+      decision,
+    );
+    out.add(replacement);
+    this.inFlight.sent(message[0]);
   }
 
-  private noteCycle(type: number): void {
-    if (type === Msg.query || type === Msg.sync || type === Msg.functionCall) {
-      this.denials.cycleSent();
-      this.obligations.cycleSent();
-      this.masker.cycleSent();
-      this.log?.cycleSent();
-      this.replies.cycleSent();
-    } else if (type === Msg.terminate) {
-      this.phase = 'terminating';
-    }
+  /** Forwards a frontend message; Query, Sync and FunctionCall close the request being sent. */
+  private send(out: OutputBatch, message: Buffer): void {
+    out.add(message);
+    if (message[0] === Msg.terminate) this.phase = 'terminating';
+    else this.inFlight.sent(message[0]);
   }
 
   /** The statement a frontend message carries, for the gate; null for messages that carry none. */
@@ -650,7 +654,7 @@ export class ClientSession {
       }
       case Msg.functionCall:
         if (message.length < 9) throw fatal(SqlState.protocolViolation, 'invalid FunctionCall message');
-        return { protocol: 'fastpath', functionOid: message.readInt32BE(5) };
+        return { protocol: 'fastpath', functionOid: decodeFunctionCallOid(message) };
       default:
         return null;
     }
@@ -688,41 +692,43 @@ export class ClientSession {
     });
   }
 
-  /** One backend message on its way to the client (bound once: this runs for every message). */
+  /**
+   * One backend message on its way to the client (bound once: this runs for every message). The stages
+   * run in a fixed order, each reading the in-flight request the message answers: the reply check, the
+   * denial (Airlock's own error, taking the place of the upstream's before anything else sees it),
+   * masking (nothing after it sees an unmasked value), obligations, the recording.
+   */
   private readonly onBackendMessage = (type: number, raw: Buffer): void => {
     if (this.phase === 'closed') return;
+    const request = this.inFlight.head;
     const problem =
-      this.replies.backend(type, raw) ?? (type === Msg.parameterStatus ? this.lexicalReport(raw) : null);
+      verifyReply(request, type, raw) ?? (type === Msg.parameterStatus ? this.lexicalReport(raw) : null);
     if (problem) return this.alarm(problem);
-    // Masking comes first: nothing after it (substitutions, limits, the recording) sees an unmasked value.
-    const message = this.masker.backend(type, raw);
-    if (message === null) return;
-    const emit = (buf: Buffer) => {
-      this.log?.backend(buf[0], buf);
-      this.toClient.add(buf);
-    };
-    if (type === Msg.readyForQuery) {
-      this.denials.readyForQuery();
-      this.obligations.backend(type, message);
-      emit(message);
-      return this.liftBarrier();
-    } else {
-      if (type === Msg.errorResponse && isFatal(message)) this.upstreamSentFatal = true;
-      if (type === Msg.errorResponse && this.denials.active) {
-        const replaced = this.denials.substitute(message);
-        if (replaced) return emit(replaced);
-      }
-      if (this.obligations.active) {
-        const verdict = this.obligations.backend(type, message);
-        if (verdict === 'drop') return;
-        if (verdict !== 'pass') {
-          for (const b of verdict) emit(b);
-          return;
-        }
-      }
+    if (type === Msg.errorResponse && isFatal(raw)) this.upstreamSentFatal = true;
+    const denial = type === Msg.errorResponse ? answerDenied(request, raw) : null;
+    const message = denial ?? this.masker.backend(request, type, raw);
+    if (message !== null) {
+      const verdict = denial ? 'pass' : this.obligations.backend(request, type, message);
+      if (verdict === 'pass') this.emit(request, message);
+      else if (verdict !== 'drop') for (const b of verdict) this.emit(request, b);
     }
-    emit(message);
+    const ended = this.inFlight.answered(type);
+    if (ended === undefined) return;
+    if (ended === request) {
+      for (const e of request.unfinished()) this.executionEnded(e);
+      this.liftBarrier(request);
+    } else this.executionEnded(ended as Execution);
   };
+
+  private emit(request: InFlightRequest, message: Buffer): void {
+    this.log?.backend(request, message[0], message);
+    this.toClient.add(message);
+  }
+
+  private executionEnded(e: Execution): void {
+    this.obligations.ended(e);
+    this.log?.ended(e);
+  }
 
   /** Backpressure: stop reading the source until the destination has drained. */
   private waitForDrain(dest: Duplex, source: Duplex): void {
@@ -801,7 +807,8 @@ export class ClientSession {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
     this.registry.remove(this);
-    this.obligations.clear();
+    // What was still running is recorded as it stands, and its timers stop.
+    for (const request of this.inFlight.all()) for (const e of request.unfinished()) this.executionEnded(e);
     this.settings.gate.endSession(this.id);
     this.log?.end(why);
     this.settings.log.debug(`[${this.settings.connection}] session ${this.id} closed: ${why}`);
@@ -826,6 +833,13 @@ const UNSEEN_EFFECTS_PENDING: Decision = {
   reason:
     'a statement in the same pipeline as code whose effects Airlock cannot see (DO, CALL, a function not known to be safe) is not decided before that code has run',
   hint: 'Send Sync after that statement (end the pipeline), then send the next one.',
+};
+
+const GATE_FAILED: Decision = {
+  effect: 'deny',
+  rule: 'gate-error',
+  reason: 'the gate failed while deciding this statement',
+  hint: 'See the Airlock log.',
 };
 
 /** A ModifyTable plan writes what its input node produces. */
