@@ -344,7 +344,7 @@ describe('statement log on recorded streams', () => {
         for (const m of backendStream(name)) {
           log.backend(queue.head, m[0], m);
           const ended = queue.answered(m[0]);
-          if (ended instanceof InFlightRequest) for (const e of ended.unfinished()) log.ended(e);
+          if (ended instanceof InFlightRequest) ended.endAll((e) => log.ended(e));
           else if (ended) log.ended(ended);
         }
       };

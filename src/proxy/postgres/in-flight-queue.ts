@@ -39,8 +39,8 @@ export class InFlightRequest {
   closed = false;
   /** Allowed statements, in the order their results come back. */
   readonly executions: Execution[] = [];
-  /** Index of the execution whose results are arriving. */
-  private cursor = 0;
+  /** How many executions have ended: the next one is the one whose results are arriving. */
+  ended = 0;
   /** Denied statements, in order (null: none, the common case). */
   denials: Denial[] | null = null;
   /** Describes sent, in order: true for the ones Airlock injected before an Execute (result-masker.ts). */
@@ -51,17 +51,17 @@ export class InFlightRequest {
 
   /** The execution whose results are arriving, if any. */
   get execution(): Execution | undefined {
-    return this.executions[this.cursor];
-  }
-
-  /** Executions not yet ended (the current one and those after it). */
-  *unfinished(): Iterable<Execution> {
-    for (let i = this.cursor; i < this.executions.length; i++) yield this.executions[i];
+    return this.executions[this.ended];
   }
 
   /** The current execution has ended; returns it. */
   endExecution(): Execution | undefined {
-    return this.executions[this.cursor++];
+    return this.executions[this.ended++];
+  }
+
+  /** Ends every execution not yet ended, in order (at ReadyForQuery, or when the session ends). */
+  endAll(visit: (e: Execution) => void): void {
+    while (this.ended < this.executions.length) visit(this.executions[this.ended++]);
   }
 }
 

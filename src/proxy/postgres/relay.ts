@@ -397,7 +397,7 @@ export class Relay {
     const ended = this.inFlight.answered(type);
     if (ended === undefined) return;
     if (ended === request) {
-      for (const e of request.unfinished()) this.executionEnded(e);
+      request.endAll(this.executionEnded);
       this.liftBarrier(request);
     } else this.executionEnded(ended as Execution);
   };
@@ -407,10 +407,11 @@ export class Relay {
     this.toClient.add(message);
   }
 
-  private executionEnded(e: Execution): void {
+  /** Bound once: it runs at every ReadyForQuery. */
+  private readonly executionEnded = (e: Execution): void => {
     this.obligations.ended(e);
     this.log?.ended(e);
-  }
+  };
 
   /** Backpressure: stop reading the source until the destination has drained. */
   private waitForDrain(dest: Duplex, source: Duplex): void {
@@ -427,7 +428,7 @@ export class Relay {
 
   /** The session ended: what was still running is recorded as it stands, and its timers stop. */
   stop(): void {
-    for (const request of this.inFlight.all()) for (const e of request.unfinished()) this.executionEnded(e);
+    for (const request of this.inFlight.all()) request.endAll(this.executionEnded);
   }
 }
 

@@ -104,7 +104,8 @@ function completed(request: InFlightRequest, tag: string): string | null {
 /** A Query whose statements did not all complete, without an error, was split differently. */
 function requestDone(request: InFlightRequest): string | null {
   if (request.failed) return null;
-  for (const e of request.unfinished()) {
+  for (let i = request.ended; i < request.executions.length; i++) {
+    const e = request.executions[i];
     const decided = e.kind === 'query' ? (e.decision.facts?.length ?? 0) : 0;
     if (e.completed < decided)
       return `the server completed ${e.completed} of the ${decided} statement(s) decided`;
