@@ -5,7 +5,8 @@ import { PolicyGate, type Gate } from '../core/gate/gate';
 import type { Human } from '../core/identity/actor';
 import { localIdentity, type IdentitySource } from '../core/identity/identity-source';
 import type { Logger } from '../core/log';
-import type { PolicySource } from '../core/policy/source';
+import { PolicySource } from '../core/policy/source';
+import { policySpec } from '../config/config';
 import type { Recorder } from '../core/recording/recorder';
 import type { AirlockServices } from '../agents/backend';
 import { gateServices } from '../agents/gate-services';
@@ -25,7 +26,10 @@ export interface AirlockOptions {
    * them (a headless Airlock has no panel); null: statements that need review are denied.
    */
   approvals?: ApprovalBroker | null;
-  /** Replaces the gate the config's policy makes (tests compose their own). */
+  /**
+   * Replaces the decisions of the gate the config's policy makes (tests compose their own); masking and
+   * the read-only upstream still follow the config's policy.
+   */
   gate?: Gate;
 }
 
@@ -89,6 +93,9 @@ export class Airlock {
     let gate = options.gate;
     let source: PolicySource | null = null;
     if (!gate) ({ gate, source } = await policyGateFor(config, log, approvals));
+    // A composed gate replaces the decisions only: masking, the read-only upstream and what recordings
+    // cite still follow the config's policy.
+    else source = await PolicySource.open(policySpec(config), log);
     let recorder: Recorder | undefined;
     try {
       recorder = config.recordings ? openRecorder(config.recordings, config, log) : undefined;
@@ -114,7 +121,7 @@ export class Airlock {
         gate: this.gate,
         policy: this.policySource && (() => (this.policySource as PolicySource).state()),
         hashKey: this.hashKey,
-        identity: this.human,
+        identity: () => this.identity.current(),
         recorder: this.recorder,
         maxMessageBytes: this.config.maxMessageBytes,
         log: this.log,

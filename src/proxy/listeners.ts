@@ -69,8 +69,8 @@ export interface ListenerServices {
   policy: (() => PolicyState) | null;
   /** Hash masks' key when the policy names none (see maskingHashKey). */
   hashKey?: Buffer;
-  /** The human on whose behalf clients act. */
-  identity: Human;
+  /** The human on whose behalf clients act, read as each session starts. */
+  identity: () => Human;
   recorder?: Recorder;
   maxMessageBytes?: number;
   log: Logger;

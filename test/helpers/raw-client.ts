@@ -2,7 +2,7 @@ import net from 'node:net';
 import { serialize } from 'pg-protocol';
 import { ScramClientExchange } from '../../src/proxy/postgres/auth/scram';
 import { MessageFramer } from '../../src/proxy/postgres/protocol/framing';
-import { decodeErrorFields } from '../../src/proxy/postgres/protocol/messages';
+import { decodeErrorFields } from '../../src/proxy/postgres/protocol/decode';
 import type { LocalEndpoint } from '../../src/proxy/listeners';
 
 /** A backend message as a test wants to see it. */

@@ -515,7 +515,7 @@ describe('postgres proxy: malformed and hostile client input', function () {
         upstream,
         gate: made.gate,
         services: new PostgresConnectionServices('short-timeout', upstream, () => made.gate.policyState()),
-        identity: { user: 'airlock-test', groups: [] },
+        identity: () => ({ user: 'airlock-test', groups: [] }),
         maxMessageBytes: 1 << 20,
         authTimeoutMs: 800,
         log: capturingLogger(timeoutLog),

@@ -8,7 +8,10 @@ import { analyzeSql } from '../../src/core/sql/analyze';
 import { loadSqlParser } from '../../src/core/sql/parser';
 import { decodeCopyField, encodeCopyField, mapCopyFields } from '../../src/proxy/postgres/copy-text';
 import { ResultMasker } from '../../src/proxy/postgres/result-masker';
-import { Msg, decodeErrorFields, parameterStatus } from '../../src/proxy/postgres/protocol/messages';
+import { InFlightRequest } from '../../src/proxy/postgres/in-flight-queue';
+import { Msg } from '../../src/proxy/postgres/protocol/messages';
+import { decodeErrorFields } from '../../src/proxy/postgres/protocol/decode';
+import { parameterStatus } from '../../src/proxy/postgres/protocol/encode';
 
 // Fake data only.
 const CARD = '4111 1111 1111 1111';
@@ -64,8 +67,9 @@ const copyOutText = () =>
 /** Feeds backend messages through a masker; returns what the client would get. */
 function relay(masker: ResultMasker, messages: Buffer[]): Buffer[] {
   const out: Buffer[] = [];
+  const request = new InFlightRequest();
   for (const m of messages) {
-    const r = masker.backend(m[0], m);
+    const r = masker.backend(request, m[0], m);
     if (r) out.push(r);
   }
   return out;

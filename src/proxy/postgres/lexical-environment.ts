@@ -1,5 +1,6 @@
 import { LEXABLE_CLIENT_ENCODINGS } from '../../core/sql/client-encodings';
-import { utf8, type TextDecoding } from './protocol/messages';
+import { decodeParameterStatus, utf8, type TextDecoding } from './protocol/decode';
+import { Msg } from './protocol/messages';
 
 /**
  * The lexical environment Airlock's parser assumes, held in lockstep with the server's.
@@ -49,5 +50,23 @@ export function lexicalDeviation(name: string, value: string): string | null {
       return LEXABLE_CLIENT_ENCODINGS.has(value) ? null : `the server now expects client encoding ${value}`;
     default:
       return null;
+  }
+}
+
+/**
+ * The session's side of the lockstep: every ParameterStatus the server sends is checked here, and the
+ * client encoding it last reported decodes the query texts.
+ */
+export class LexicalEnvironment {
+  /** How query texts are decoded (undefined: UTF-8). */
+  decoding: TextDecoding | undefined;
+
+  /** For a ParameterStatus: why it breaks the parser's assumptions, or null. */
+  report(message: Buffer): string | null {
+    if (message[0] !== Msg.parameterStatus) return null;
+    const { name, value } = decodeParameterStatus(message);
+    const deviation = lexicalDeviation(name, value);
+    if (!deviation && name === 'client_encoding') this.decoding = clientDecoding(value) ?? undefined;
+    return deviation;
   }
 }

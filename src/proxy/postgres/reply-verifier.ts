@@ -1,5 +1,7 @@
 import type { FactsSummary } from '../../core/gate/decision';
-import { Msg, decodeCommandTag } from './protocol/messages';
+import { decodeCommandTag } from './protocol/decode';
+import { Msg } from './protocol/messages';
+import type { InFlightRequest } from './in-flight-queue';
 
 /**
  * Defence in depth against parser differentials nobody has found yet: the server's replies must agree
@@ -57,106 +59,56 @@ export function tagFits(statement: FactsSummary, tag: string): boolean {
   return (statement.kind === 'ddl' || statement.kind === 'dcl') && DEFINITION_TAG.test(tag);
 }
 
-interface Expected {
-  /** The query cycle (Query, Sync, FunctionCall) whose ReadyForQuery ends it. */
-  cycle: number;
-  /** null: the gate did not say what it decided (a gate without analysis): nothing to check. */
-  statements: FactsSummary[] | null;
-  completed: number;
-  /** An Execute completes one statement (or suspends); a Query all of its own. */
-  execute: boolean;
+/**
+ * Checks one backend message against what `request` (the in-flight request it answers) decided;
+ * returns why it contradicts the decisions, or null. Statements without analysis (a gate that does not
+ * say what it decided) and fast-path calls are not checked.
+ */
+export function verifyReply(request: InFlightRequest, type: number, message: Buffer): string | null {
+  switch (type) {
+    case Msg.commandComplete:
+      return completed(request, decodeCommandTag(message));
+    case Msg.rowDescription:
+    case Msg.dataRow:
+    case Msg.copyInResponse:
+    case Msg.copyOutResponse:
+    case Msg.copyBothResponse: {
+      // Caught before any row of a statement nobody decided reaches the client.
+      const e = request.execution;
+      const statements = e?.kind === 'query' ? e.decision.facts : undefined;
+      return statements && e && e.completed >= statements.length
+        ? `the server returned results beyond the ${statements.length} statement(s) decided`
+        : null;
+    }
+    case Msg.readyForQuery:
+      return requestDone(request);
+    default:
+      return null;
+  }
 }
 
-export class ReplyVerifier {
-  private expected: Expected[] = [];
-  private cyclesSent = 0;
-  /** Cycles whose ReadyForQuery has passed. */
-  cyclesDone = 0;
-  /** An error ended the current cycle's work: what it did not complete was skipped, not differed. */
-  private failedCycle = 0;
+function completed(request: InFlightRequest, tag: string): string | null {
+  const e = request.execution;
+  if (!e || e.kind === 'fastpath') return `the server completed "${tag}", which Airlock did not decide`;
+  const statements = e.decision.facts;
+  if (!statements) return null;
+  // A Query completes its statements in order; an Execute its one (and then ends).
+  const statement = statements[e.completed];
+  if (!statement) return `the server completed "${tag}" beyond the ${statements.length} statement(s) decided`;
+  e.completed++;
+  return tagFits(statement, tag)
+    ? null
+    : `the server completed "${tag}" where Airlock decided ${statement.command} (${statement.kind})`;
+}
 
-  /** An allowed Query (all its statements) or Execute (the one it runs) went upstream. */
-  sent(statements: FactsSummary[] | null, execute: boolean): void {
-    this.expected.push({ cycle: this.cyclesSent + 1, statements, completed: 0, execute });
+/** A Query whose statements did not all complete, without an error, was split differently. */
+function requestDone(request: InFlightRequest): string | null {
+  if (request.failed) return null;
+  for (let i = request.ended; i < request.executions.length; i++) {
+    const e = request.executions[i];
+    const decided = e.kind === 'query' ? (e.decision.facts?.length ?? 0) : 0;
+    if (e.completed < decided)
+      return `the server completed ${e.completed} of the ${decided} statement(s) decided`;
   }
-
-  /** The cycle that the next message sent upstream belongs to. */
-  get nextCycle(): number {
-    return this.cyclesSent + 1;
-  }
-
-  /** The client sent Query, Sync or FunctionCall: a ReadyForQuery will answer it. */
-  cycleSent(): void {
-    this.cyclesSent++;
-  }
-
-  /** Checks one backend message; returns why it contradicts the decisions, or null. */
-  backend(type: number, message: Buffer): string | null {
-    switch (type) {
-      case Msg.commandComplete:
-        return this.completed(decodeCommandTag(message));
-      case Msg.rowDescription:
-      case Msg.dataRow:
-      case Msg.copyInResponse:
-      case Msg.copyOutResponse:
-      case Msg.copyBothResponse: {
-        // Caught before any row of a statement nobody decided reaches the client.
-        const e = this.current();
-        return e?.statements && !e.execute && e.completed >= e.statements.length
-          ? `the server returned results beyond the ${e.statements.length} statement(s) decided`
-          : null;
-      }
-      case Msg.emptyQueryResponse: {
-        const e = this.current();
-        if (e?.execute) this.expected.shift();
-        return null;
-      }
-      case Msg.portalSuspended: {
-        if (this.current()?.execute) this.expected.shift();
-        return null;
-      }
-      case Msg.errorResponse: {
-        this.failedCycle = this.cyclesDone + 1;
-        if (this.current()?.execute) this.expected.shift();
-        return null;
-      }
-      case Msg.readyForQuery:
-        return this.cycleDone();
-      default:
-        return null;
-    }
-  }
-
-  private current(): Expected | undefined {
-    const e = this.expected[0];
-    return e && e.cycle === this.cyclesDone + 1 ? e : undefined;
-  }
-
-  private completed(tag: string): string | null {
-    const e = this.current();
-    if (!e) return `the server completed "${tag}", which Airlock did not decide`;
-    if (e.execute) this.expected.shift();
-    if (!e.statements) return null;
-    const statement = e.statements[e.completed];
-    if (!statement)
-      return `the server completed "${tag}" beyond the ${e.statements.length} statement(s) decided`;
-    e.completed++;
-    return tagFits(statement, tag)
-      ? null
-      : `the server completed "${tag}" where Airlock decided ${statement.command} (${statement.kind})`;
-  }
-
-  private cycleDone(): string | null {
-    this.cyclesDone++;
-    let problem: string | null = null;
-    while (this.expected.length && this.expected[0].cycle <= this.cyclesDone) {
-      const e = this.expected.shift() as Expected;
-      // A Query whose statements did not all complete, without an error, was split differently.
-      const decided = e.statements?.length ?? 0;
-      if (!e.execute && e.completed < decided && this.failedCycle !== this.cyclesDone) {
-        problem ??= `the server completed ${e.completed} of the ${decided} statement(s) decided`;
-      }
-    }
-    return problem;
-  }
+  return null;
 }

@@ -1,10 +1,27 @@
-import { Writer } from 'pg-protocol/dist/buffer-writer';
 import { maskValue, maskFragment } from '../../core/masking/masks';
 import type { ResultMasking } from '../../core/masking/result-masking';
 import type { MaskStyleName } from '../../core/policy/document';
 import { PgError, SqlState } from './protocol/errors';
-import { Msg, decodeErrorFields, errorResponse, parameterStatus } from './protocol/messages';
+import {
+  DataRowCursor,
+  copyDataPayload,
+  decodeErrorFields,
+  decodeNotification,
+  decodeParameterStatus,
+  decodeRowDescription,
+  isBinaryCopy,
+} from './protocol/decode';
+import {
+  copyData,
+  errorFieldsMessage,
+  errorResponse,
+  notificationResponse,
+  parameterStatus,
+  rewriteDataRow,
+} from './protocol/encode';
+import { Msg } from './protocol/messages';
 import { mapCopyFields } from './copy-text';
+import type { InFlightRequest } from './in-flight-queue';
 
 /** Types whose binary wire format is their text (so a binary value can be masked as text). */
 const TEXTUAL_TYPES = new Set([25, 1043, 1042, 19, 18, 114, 142, 705]);
@@ -54,14 +71,7 @@ export class ResultMasker {
   /** The current result cannot be masked: its rows are withheld and its completion becomes this error. */
   private refusal: PgError | null = null;
   private copyBinary = false;
-  /**
-   * Describe messages sent upstream and not yet answered, in order, with the query cycle that answers
-   * them. Before every Execute the proxy sends a Describe of the portal of its own (`injected`): its
-   * answer, swallowed here, says exactly which columns (and formats) the rows that follow carry.
-   */
-  private describes: Array<{ injected: boolean; cycle: number }> = [];
-  private cyclesSent = 0;
-  private cyclesDone = 0;
+  private readonly cursor = new DataRowCursor();
 
   constructor(private readonly masking: () => ResultMasking | null) {}
 
@@ -70,29 +80,24 @@ export class ResultMasker {
     return this.masking() !== null;
   }
 
-  describeSent(injected: boolean): void {
-    this.describes.push({ injected, cycle: this.cyclesSent + 1 });
-  }
-
-  /** The client sent Query, Sync or FunctionCall: a ReadyForQuery will answer it. */
-  cycleSent(): void {
-    this.cyclesSent++;
+  /**
+   * A Describe went upstream in `request`. Before every Execute the proxy sends a Describe of the portal
+   * of its own (`injected`): its answer, swallowed here, says exactly which columns (and formats) the rows
+   * that follow carry. Describes an error made the server skip are never answered: they go with the request.
+   */
+  describeSent(request: InFlightRequest, injected: boolean): void {
+    (request.describes ??= []).push(injected);
   }
 
   /** Returns the message to forward: the same buffer, a rewritten one, or null to withhold it. */
-  backend(type: number, message: Buffer): Buffer | null {
-    if (type === Msg.readyForQuery) {
-      // Describes an error made the server skip are never answered.
-      this.cyclesDone++;
-      if (this.describes.length) this.describes = this.describes.filter((d) => d.cycle > this.cyclesDone);
-      return message;
-    }
+  backend(request: InFlightRequest, type: number, message: Buffer): Buffer | null {
+    if (type === Msg.readyForQuery) return message;
     if (type === Msg.rowDescription || type === Msg.noData) {
-      const d = this.describes[0];
-      const answersDescribe = d !== undefined && d.cycle === this.cyclesDone + 1;
-      if (answersDescribe) this.describes.shift();
+      const describes = request.describes;
+      const answersDescribe = describes !== null && request.describesAnswered < describes.length;
+      const injected = answersDescribe && describes[request.describesAnswered++];
       // A client's own Describe (of a statement, before Bind) does not say what the rows will carry.
-      if (answersDescribe && !d.injected) return message;
+      if (answersDescribe && !injected) return message;
       this.current = this.masking();
       if (this.current && type === Msg.rowDescription) this.describe(message, this.current);
       else this.fields = [];
@@ -112,7 +117,7 @@ export class ResultMasker {
         }
         return message;
       case Msg.copyOutResponse:
-        this.copyBinary = message[5] === 1;
+        this.copyBinary = isBinaryCopy(message);
         this.current = m;
         return message;
       case Msg.copyData:
@@ -133,26 +138,13 @@ export class ResultMasker {
   }
 
   private describe(message: Buffer, m: ResultMasking): void {
-    const count = message.readInt16BE(5);
-    const fields: Field[] = [];
-    let offset = 7;
-    for (let i = 0; i < count; i++) {
-      const end = message.indexOf(0, offset);
-      const name = message.toString('utf8', offset, end);
-      offset = end + 1;
-      const tableOid = message.readUInt32BE(offset);
-      const attnum = message.readInt16BE(offset + 4);
-      const typeOid = message.readUInt32BE(offset + 6);
-      const format = message.readInt16BE(offset + 16);
-      offset += 18;
-      fields.push({
-        name,
-        style: m.index.styleForField(tableOid, attnum),
-        binary: format === 1,
-        textual: TEXTUAL_TYPES.has(typeOid),
-        textless: TEXTLESS_BINARY_TYPES.has(typeOid),
-      });
-    }
+    const fields: Field[] = decodeRowDescription(message).map((f) => ({
+      name: f.name,
+      style: m.index.styleForField(f.tableOid, f.attnum),
+      binary: f.format === 1,
+      textual: TEXTUAL_TYPES.has(f.typeOid),
+      textless: TEXTLESS_BINARY_TYPES.has(f.typeOid),
+    }));
     this.fields = fields;
     const unmaskable = fields.find(
       (f) => f.binary && !f.textual && (f.style !== undefined || (m.scanner !== null && !f.textless)),
@@ -169,17 +161,13 @@ export class ResultMasker {
   }
 
   private dataRow(message: Buffer, m: ResultMasking): Buffer {
-    const count = message.readInt16BE(5);
-    let offset = 7;
+    const row = this.cursor.reset(message);
     let parts: Array<Buffer | null | undefined> | null = null;
-    for (let i = 0; i < count; i++) {
-      const len = message.readInt32BE(offset);
-      const start = offset + 4;
-      offset = start + Math.max(len, 0);
-      if (len < 0) continue;
-      const field = this.fields[i];
+    while (row.next()) {
+      if (row.length < 0) continue;
+      const field = this.fields[row.index];
       if (field?.binary && !field.textual) continue; // numbers, times, …: no text to mask (see describe)
-      const text = message.toString('utf8', start, offset);
+      const text = row.text() as string;
       let masked: string | null = text;
       if (field?.style) {
         masked = maskValue(
@@ -190,10 +178,10 @@ export class ResultMasker {
         );
       } else if (m.scanner?.mightContain(text)) masked = m.scanner.scan(text).text;
       if (masked === text) continue;
-      parts ??= new Array<Buffer | null | undefined>(count);
-      parts[i] = masked === null ? null : Buffer.from(masked, 'utf8');
+      parts ??= new Array<Buffer | null | undefined>(row.count);
+      parts[row.index] = masked === null ? null : Buffer.from(masked, 'utf8');
     }
-    return parts ? rebuildDataRow(message, count, parts) : message;
+    return parts ? rewriteDataRow(message, parts) : message;
   }
 
   private copyData(message: Buffer, m: ResultMasking): Buffer {
@@ -209,9 +197,9 @@ export class ResultMasker {
     }
     // Only the text format reaches here under a scanning policy (the gate refuses other COPY options).
     const scanner = m.scanner;
-    const text = message.toString('utf8', 5);
+    const text = copyDataPayload(message).toString('utf8');
     const masked = mapCopyFields(text, (v) => (scanner.mightContain(v) ? scanner.scan(v).text : v));
-    return masked === text ? message : new Writer().add(Buffer.from(masked, 'utf8')).flush(Msg.copyData);
+    return masked === text ? message : copyData(Buffer.from(masked, 'utf8'));
   }
 
   /**
@@ -221,10 +209,8 @@ export class ResultMasker {
    */
   private parameterStatus(message: Buffer, m: ResultMasking): Buffer {
     if (!m.scanner) return message;
-    const nameEnd = message.indexOf(0, 5);
-    const name = message.toString('utf8', 5, nameEnd);
+    const { name, value } = decodeParameterStatus(message);
     if (SERVER_FORMATTED_SETTINGS.has(name.toLowerCase())) return message;
-    const value = message.toString('utf8', nameEnd + 1, message.length - 1);
     if (!m.scanner.mightContain(value)) return message;
     const scanned = m.scanner.scan(value).text;
     return scanned === value ? message : parameterStatus(name, scanned);
@@ -242,22 +228,14 @@ export class ResultMasker {
         changed = true;
       }
     }
-    if (!changed) return message;
-    const w = new Writer();
-    for (const [code, value] of Object.entries(fields)) w.addString(code).addCString(value);
-    w.addCString('');
-    return w.flush(type);
+    return changed ? errorFieldsMessage(type, fields) : message;
   }
 
   private notification(message: Buffer, m: ResultMasking): Buffer {
     if (!m.scanner) return message;
-    const pid = message.readInt32BE(5);
-    const channelEnd = message.indexOf(0, 9);
-    const channel = message.toString('utf8', 9, channelEnd);
-    const payload = message.toString('utf8', channelEnd + 1, message.length - 1);
+    const { processId, channel, payload } = decodeNotification(message);
     const scanned = m.scanner.scan(payload).text;
-    if (scanned === payload) return message;
-    return new Writer().addInt32(pid).addCString(channel).addCString(scanned).flush(Msg.notificationResponse);
+    return scanned === payload ? message : notificationResponse(processId, channel, scanned);
   }
 }
 
@@ -283,26 +261,4 @@ function columnKind(value: string): string {
   if (/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value)) return 'email';
   if (/^\d[\d -]{11,22}\d$/.test(value)) return 'card';
   return 'column';
-}
-
-function rebuildDataRow(message: Buffer, count: number, parts: Array<Buffer | null | undefined>): Buffer {
-  const w = new Writer(message.length + 64);
-  w.addInt16(count);
-  let offset = 7;
-  for (let i = 0; i < count; i++) {
-    const len = message.readInt32BE(offset);
-    const start = offset + 4;
-    offset = start + Math.max(len, 0);
-    const replacement = parts[i];
-    if (replacement === undefined) {
-      w.addInt32(len);
-      if (len > 0) w.add(message.subarray(start, offset));
-    } else if (replacement === null) {
-      w.addInt32(-1);
-    } else {
-      w.addInt32(replacement.length);
-      w.add(replacement);
-    }
-  }
-  return w.flush(Msg.dataRow);
 }

@@ -1,72 +1,23 @@
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
+import type tls from 'node:tls';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { serialize } from 'pg-protocol';
 import type { Gate } from '../../core/gate/gate';
-import type { DecisionContext, SqlOperation } from '../../core/gate/operation';
-import type { Decision } from '../../core/gate/decision';
+import type { DecisionContext } from '../../core/gate/operation';
+import type { Human } from '../../core/identity/actor';
 import type { Logger } from '../../core/log';
-import { PgError, SqlState, fatal } from './protocol/errors';
-import { MAX_AUTH_MESSAGE, MessageFramer } from './protocol/framing';
-import { MessageQueue } from './protocol/message-queue';
-import {
-  AuthCode,
-  Msg,
-  authentication,
-  authenticationSasl,
-  backendKeyData,
-  decodeBind,
-  decodeClose,
-  decodeExecutePortal,
-  decodeParameterStatus,
-  decodeParse,
-  decodeQuery,
-  decodeSaslInitial,
-  decodeStartup,
-  errorResponse,
-  isFatal,
-  readyForQuery,
-  type TextDecoding,
-} from './protocol/messages';
-import { SCRAM_MECHANISM, ScramServerExchange, type ScramVerifier } from './auth/scram';
-import { agentChannelOf, type ListenerSecret } from './auth/channel-secrets';
-import type { AgentChannel } from '../../core/identity/actor';
-import {
-  connectUpstream,
-  cancelUpstream,
-  queryUpstream,
-  UpstreamStartupError,
-  type UpstreamTarget,
-} from './upstream';
-import { OutputBatch } from './output-batch';
-import { DenialSubstitution, denialError } from './denial';
-import { ObligationTracker } from './obligations';
-import { ResultMasker } from './result-masker';
-import { StatementLog } from './statement-log';
 import type { Recorder } from '../../core/recording/recorder';
-import { startupSettings } from './startup-settings';
-import { clientDecoding, lexicalDeviation, pinLexicalEnvironment } from './lexical-environment';
-import { ReplyVerifier } from './reply-verifier';
-import { quoteIdent, quoteLiteral } from '../../core/sql/quote';
+import { SqlState, fatal } from './protocol/errors';
+import { backendKeyData, readyForQuery } from './protocol/encode';
+import type { ScramVerifier } from './auth/scram';
+import type { ListenerSecret } from './auth/channel-secrets';
+import type { UpstreamTarget } from './upstream';
+import { ClientHandshake, checkStartupSettings, estimateRows, openUpstream } from './handshake';
 import type { PostgresConnectionServices } from './connection-services';
-
-type AllowDecision = Extract<Decision, { effect: 'allow' }>;
-
-/** A statement as the client sent it: the message form it came in, and its text for the gate. */
-type StatementRequest =
-  | { protocol: 'simple'; sql: string }
-  | { protocol: 'extended'; sql: string; statementName: string }
-  /** A named prepared statement, decided again when it is executed (the policy may have changed). */
-  | { protocol: 'execute'; sql: string; statementName: string }
-  | { protocol: 'fastpath'; functionOid: number };
-
-/** What the gate decides for a request: the text the server will run, or the function it will call. */
-function operationOf(request: StatementRequest): SqlOperation {
-  return 'sql' in request
-    ? { kind: 'sql', text: request.sql }
-    : { kind: 'sql', functionOid: request.functionOid };
-}
+import { LexicalEnvironment } from './lexical-environment';
+import { Relay, type RelayedSession } from './relay';
+import { StatementLog } from './statement-log';
+import * as teardown from './teardown';
 
 /** Everything a listener knows about the connection it serves. */
 export interface ListenerSettings {
@@ -82,8 +33,8 @@ export interface ListenerSettings {
   gate: Gate;
   /** The connection's catalog, masking, read-only mode: what the adapter keeps beside decisions. */
   services: PostgresConnectionServices;
-  /** The human on whose behalf this listener's clients act. */
-  identity: { user: string; groups: string[] };
+  /** The human on whose behalf this listener's clients act, read as each session starts (sign-in may change it). */
+  identity: () => Human;
   /** Where sessions are recorded (none: not recorded). */
   recorder?: Recorder;
   maxMessageBytes: number;
@@ -104,14 +55,18 @@ export interface SessionRegistry {
   cancel(processId: number, secretKey: number): Promise<void>;
 }
 
-type Phase = 'startup' | 'authenticating' | 'connecting-upstream' | 'relaying' | 'terminating' | 'closed';
+/**
+ * Where a session is: the client's startup and authentication (handshake.ts), the upstream connection,
+ * the relay (relay.ts), and its end (teardown.ts). Every transition is made here or by teardown.
+ */
+export type SessionPhase =
+  'startup' | 'authenticating' | 'connecting-upstream' | 'relaying' | 'terminating' | 'closed';
 
 /**
- * One client connection: the startup/authentication state machine on the client side, then the relay.
- * In the relay, each frontend message is framed once; statements go through the gate before they are
- * forwarded; backend messages stream back with backpressure in both directions.
+ * One client connection: the state machine that takes it through the handshake, the upstream connection
+ * and the relay to its end, and wires the rooms that do each.
  */
-export class ClientSession {
+export class ClientSession implements RelayedSession, teardown.EndingSession {
   readonly id = randomBytes(8).toString('hex');
   /**
    * The client gets the upstream backend's pid (so pg_backend_pid(), pg_stat_activity and the sender of
@@ -120,50 +75,22 @@ export class ClientSession {
    */
   processId = 0;
   readonly secretKey = randomInt(0, 2 ** 31 - 1);
-  private phase: Phase = 'startup';
-  private client: Duplex;
-  private upstream: net.Socket | tls.TLSSocket | null = null;
-  private upstreamKey = { processId: 0, secretKey: 0 };
-  private readonly denials = new DenialSubstitution();
-  private readonly obligations = new ObligationTracker(() => void this.cancel());
-  private readonly replies = new ReplyVerifier();
-  /**
-   * The query cycle whose ReadyForQuery must pass before the next statement is lexed: one that ran code
-   * whose effects Airlock cannot see, whose ParameterStatus reports are checked first (0: none).
-   */
-  private barrierCycle = 0;
-  /** How query texts are decoded: the client encoding the server last reported. */
-  private decoding: TextDecoding | undefined;
-  private readonly masker = new ResultMasker(() => this.settings.services.resultMasking());
-  private context: DecisionContext | null = null;
-  /** The agent adapter whose secret the client proved it holds (none: the ordinary client's). */
-  private channel: AgentChannel | undefined;
-  private log: StatementLog | null = null;
-  /** Prepared statements (protocol level) → their SQL and the decision taken at Parse. */
-  private readonly statements = new Map<string, { sql: string; decision: AllowDecision }>();
-  /** Portals → the statement they were bound from. */
-  private readonly portals = new Map<string, string>();
-  private readonly clientFramer: MessageFramer;
-  /** Backend messages of the chunk being relayed, written to the client once per chunk. */
-  private readonly toClient = new OutputBatch();
-  private readonly upstreamFramer: MessageFramer;
-  /** Frontend messages framed but not yet handled because a decision is pending. */
-  private inbox: Buffer[] = [];
-  private deciding = false;
-  /** The inbox waits for the barrier's ReadyForQuery (see barrierCycle). */
-  private waiting = false;
-  /** The server said FATAL: the close that follows needs no message of ours. */
-  private upstreamSentFatal = false;
+  phase: SessionPhase = 'startup';
+  /** The client's socket (a TLS socket once the client asked for TLS). */
+  client: Duplex;
+  upstream: net.Socket | null = null;
+  upstreamKey = { processId: 0, secretKey: 0 };
+  log: StatementLog | null = null;
+  relay: Relay | null = null;
+  private readonly lexical = new LexicalEnvironment();
 
   constructor(
     socket: net.Socket,
-    private readonly settings: ListenerSettings,
+    readonly settings: ListenerSettings,
     private readonly registry: SessionRegistry,
   ) {
     this.client = socket;
     socket.setNoDelay(true);
-    this.clientFramer = new MessageFramer(settings.maxMessageBytes, true);
-    this.upstreamFramer = new MessageFramer(settings.maxMessageBytes, true);
   }
 
   get clientAddress(): string {
@@ -173,7 +100,7 @@ export class ClientSession {
 
   /** Runs the session to its end; never rejects (errors go to the client and the log). */
   async run(): Promise<void> {
-    let queue = new MessageQueue(this.client, 'client', MAX_AUTH_MESSAGE, false);
+    const handshake = new ClientHandshake(this.client, this.settings, this.registry);
     let authTimer: NodeJS.Timeout | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
@@ -182,48 +109,43 @@ export class ClientSession {
           this.settings.authTimeoutMs,
         );
       });
-      const handshake = this.handshake(queue, (q) => (queue = q));
-      const params = await Promise.race([handshake, timeout]);
+      const hello = await Promise.race([
+        handshake.run(() => {
+          this.client = handshake.client;
+          this.phase = 'authenticating';
+        }),
+        timeout,
+      ]).finally(() => (this.client = handshake.client));
       clearTimeout(authTimer);
-      if (!params) {
+      if (!hello) {
         // A CancelRequest connection: PostgreSQL closes it without a reply.
-        queue.release();
+        handshake.queue.release();
         this.client.destroy();
         this.phase = 'closed';
         return;
       }
-      this.context = {
+      const { params, channel } = hello;
+      const context: DecisionContext = {
         connection: this.settings.connection,
         sessionId: this.id,
         actor: {
-          ...this.settings.identity,
+          ...this.settings.identity(),
           agent: params.get('application_name') || undefined,
-          ...(this.channel ? { channel: this.channel } : {}),
+          ...(channel ? { channel } : {}),
         },
-        sql: this.settings.services.sqlEnvironment((sql) => this.estimateRows(sql, new Map(params))),
+        sql: this.settings.services.sqlEnvironment((sql) =>
+          estimateRows(this.settings, sql, new Map(params)),
+        ),
       };
-      await this.checkStartupSettings(params);
-      if (this.settings.services.readOnlyUpstream()) {
-        // Defence in depth: the server refuses writes even if a statement slipped past analysis.
-        params.set('default_transaction_read_only', 'on');
-      }
-      pinLexicalEnvironment(params);
+      await checkStartupSettings(this.settings, context, params);
       this.phase = 'connecting-upstream';
-      const up = await connectUpstream(this.settings.upstream, params);
-      const deviation = up.startupMessages.map((m) => this.lexicalReport(m)).find((d) => d !== null);
-      if (deviation) {
-        up.socket.destroy();
-        throw fatal(SqlState.featureNotSupported, `airlock: ${deviation}, which Airlock cannot lex`, {
-          hint: LEXICAL_HINT,
-        });
-      }
+      const up = await openUpstream(this.settings, params, this.lexical);
       if (this.client.destroyed) {
         up.socket.destroy();
         this.close('client left while the upstream connected');
         return;
       }
-      const services = this.settings.services;
-      if (services.catalogNeeded) await services.loadCatalog(up);
+      if (this.settings.services.catalogNeeded) await this.settings.services.loadCatalog(up);
       this.upstream = up.socket;
       this.upstreamKey = { processId: up.processId, secretKey: up.secretKey };
       this.processId = up.processId;
@@ -231,544 +153,41 @@ export class ClientSession {
       this.client.write(backendKeyData(this.processId, this.secretKey));
       this.client.write(readyForQuery(up.status));
       this.registry.add(this);
-      const recorder = this.settings.recorder;
-      if (recorder) {
-        const { connection, actor } = this.context;
-        const { host, port, database, user } = this.settings.upstream;
-        const recording = services.recordingPolicy();
-        const session = recorder.session(this.id, {
-          connection,
-          actor,
-          application: params.get('application_name') || undefined,
-          client: this.clientAddress,
-          upstream: { host, port, database, user },
-          policy: recording.policy,
-        });
-        this.log = new StatementLog(session, { rows: 20, bytes: 16 * 1024 }, recording.parameters);
-      }
-      this.startRelay(queue.release(), up.leftover);
+      this.log = this.openRecording(context, params);
+      this.phase = 'relaying';
+      this.relay = new Relay(this, this.settings, context, this.client, up.socket, this.lexical, this.log);
+      this.relay.start(handshake.queue.release(), up.leftover);
       this.settings.log.debug(
         `[${this.settings.connection}] session ${this.id} from ${this.clientAddress} ready`,
       );
     } catch (err) {
       clearTimeout(authTimer);
-      queue.release();
+      handshake.queue.release();
       this.failClient(err);
     }
   }
 
-  /**
-   * For a reviewer: the rows a write would affect, from a plain EXPLAIN on a connection of its own (the
-   * client's is busy waiting; EXPLAIN without ANALYZE plans the statement and never runs it).
-   */
-  private async estimateRows(sql: string, params: Map<string, string>): Promise<number | null> {
-    const up = await connectUpstream(this.settings.upstream, params);
-    try {
-      const rows = await queryUpstream(up, `EXPLAIN (FORMAT JSON) ${sql}`, this.settings.upstream);
-      return writtenRows(JSON.parse(rows[0]?.[0] ?? 'null'));
-    } finally {
-      up.socket.destroy();
-    }
-  }
-
-  // ---------- startup and authentication ----------
-
-  /** Startup packet(s) and authentication; `swap` is told of the new queue when TLS replaces the socket. */
-  private async handshake(
-    queue: MessageQueue,
-    swap: (q: MessageQueue) => void,
-  ): Promise<Map<string, string> | null> {
-    const wait = (what: string) => queue.next(this.settings.authTimeoutMs, what);
-    let params: Map<string, string> | null = null;
-    // As PostgreSQL: each of SSL and GSS encryption may be requested once, SSL last.
-    let askedSsl = false;
-    let askedGss = false;
-    while (!params) {
-      const { message } = await wait('the startup packet');
-      const packet = decodeStartup(message);
-      switch (packet.kind) {
-        case 'cancel':
-          await this.registry.cancel(packet.processId, packet.secretKey);
-          return null;
-        case 'gssenc':
-          if (askedGss || askedSsl)
-            throw fatal(SqlState.protocolViolation, 'duplicate GSSENC negotiation packet');
-          askedGss = true;
-          this.client.write(Buffer.from('N'));
-          break;
-        case 'ssl': {
-          if (askedSsl) throw fatal(SqlState.protocolViolation, 'duplicate SSL negotiation packet');
-          askedSsl = true;
-          // Bytes sent before the answer cannot have been meant for it (CVE-2021-23214).
-          if (queue.hasPending()) {
-            throw fatal(SqlState.protocolViolation, 'received unencrypted data after SSL request', {
-              hint: 'This could be evidence of a man-in-the-middle attack.',
-            });
-          }
-          if (!this.settings.tls) {
-            this.client.write(Buffer.from('N'));
-            break;
-          }
-          queue.release();
-          this.client.write(Buffer.from('S'));
-          this.client = await this.startClientTls(this.client as net.Socket);
-          queue = new MessageQueue(this.client, 'client', MAX_AUTH_MESSAGE, false);
-          swap(queue);
-          break;
-        }
-        case 'startup':
-          params = packet.params;
-      }
-    }
-    queue.setTyped();
-    this.phase = 'authenticating';
-    const user = params.get('user') ?? '';
-    const database = params.get('database') || user;
-    if (params.has('replication') && params.get('replication') !== 'false') {
-      throw fatal(SqlState.featureNotSupported, 'replication connections are not proxied by Airlock');
-    }
-    if (user !== this.settings.user) {
-      throw fatal(SqlState.invalidAuthorization, `role "${user}" is not served by this Airlock listener`, {
-        hint: `Connect as "${this.settings.user}" (see the Airlock ready file or terminal environment).`,
-      });
-    }
-    if (database !== this.settings.database) {
-      throw fatal(
-        SqlState.invalidCatalogName,
-        `database "${database}" is not served by this Airlock listener`,
-        {
-          hint: `Connection "${this.settings.connection}" serves database "${this.settings.database}".`,
-        },
-      );
-    }
-    await this.authenticate(wait, user);
-    params.delete('user');
-    params.delete('database');
-    return params;
-  }
-
-  /** Settings in the startup packet take effect like SET: the gate decides them the same way. */
-  private async checkStartupSettings(params: Map<string, string>): Promise<void> {
-    const context = this.context as DecisionContext;
-    for (const { setting, value } of startupSettings(params)) {
-      const text = `SET ${quoteIdent(setting)} = ${quoteLiteral(value)}`;
-      const decision = await this.settings.gate.decide(context, { kind: 'sql', text });
-      if (decision.effect === 'deny') {
-        const err = denialError(decision);
-        throw fatal(err.code, `${err.message} (startup setting ${setting})`, err.options);
-      }
-    }
-  }
-
-  private startClientTls(socket: net.Socket): Promise<tls.TLSSocket> {
-    const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: this.settings.tls });
-    return new Promise((resolve, reject) => {
-      secure.once('secure', () => resolve(secure));
-      secure.once('error', (err) =>
-        reject(fatal(SqlState.protocolViolation, `TLS handshake failed: ${err.message}`)),
-      );
+  private openRecording(context: DecisionContext, params: Map<string, string>): StatementLog | null {
+    const recorder = this.settings.recorder;
+    if (!recorder) return null;
+    const { host, port, database, user } = this.settings.upstream;
+    const recording = this.settings.services.recordingPolicy();
+    const session = recorder.session(this.id, {
+      connection: context.connection,
+      actor: context.actor,
+      application: params.get('application_name') || undefined,
+      client: this.clientAddress,
+      upstream: { host, port, database, user },
+      policy: recording.policy,
     });
+    return new StatementLog(session, { rows: 20, bytes: 16 * 1024 }, recording.parameters);
   }
 
-  private async authenticate(
-    wait: (what: string) => Promise<{ type: number; message: Buffer }>,
-    user: string,
-  ) {
-    this.client.write(authenticationSasl([SCRAM_MECHANISM]));
-    const exchange = new ScramServerExchange(this.settings.verifier);
-    const initial = await wait('SASLInitialResponse');
-    if (initial.type !== Msg.password) {
-      throw fatal(
-        SqlState.protocolViolation,
-        `expected SASL response, got message type "${String.fromCharCode(initial.type)}"`,
-      );
-    }
-    const { mechanism, data } = decodeSaslInitial(initial.message);
-    if (mechanism !== SCRAM_MECHANISM) {
-      throw fatal(SqlState.protocolViolation, `client selected an invalid SASL authentication mechanism`);
-    }
-    const serverFirst = exchange.serverFirstMessage(data.toString('utf8'));
-    this.client.write(authentication(AuthCode.saslContinue, Buffer.from(serverFirst)));
-    const final = await wait('SASLResponse');
-    if (final.type !== Msg.password) throw fatal(SqlState.protocolViolation, 'expected SASL response');
-    const serverFinal = exchange.serverFinalMessage(final.message.toString('utf8', 5), user);
-    this.channel = agentChannelOf(exchange.authenticated);
-    this.client.write(authentication(AuthCode.saslFinal, Buffer.from(serverFinal)));
-    this.client.write(authentication(AuthCode.ok));
-  }
-
-  // ---------- relay ----------
-
-  private startRelay(clientLeftover: Buffer | null, upstreamLeftover: Buffer | null): void {
-    const client = this.client;
-    const upstream = this.upstream as net.Socket;
-    this.phase = 'relaying';
-    client.on('data', (chunk: Buffer) => this.fromClient(chunk));
-    upstream.on('data', (chunk: Buffer) => this.fromUpstream(chunk));
-    client.on('error', (err) => this.close(`client error: ${err.message}`));
-    upstream.on('error', (err) => this.upstreamLost(err.message));
-    client.on('close', () => this.close('client disconnected'));
-    upstream.on('close', () => this.upstreamLost('closed'));
-    if (upstreamLeftover) this.fromUpstream(upstreamLeftover);
-    if (clientLeftover) this.fromClient(clientLeftover);
-  }
-
-  private fromClient(chunk: Buffer): void {
-    try {
-      this.clientFramer.push(chunk, this.onFrontendMessage);
-    } catch (err) {
-      this.failClient(err);
-      return;
-    }
-    this.pump();
-  }
-
-  private readonly onFrontendMessage = (_type: number, message: Buffer): void => {
-    this.inbox.push(message);
-  };
-
-  /** Handles queued frontend messages in order; stops (and pauses the client) while a decision is pending. */
-  private pump(): void {
-    if (this.deciding || this.phase !== 'relaying') return;
-    const out = new OutputBatch();
-    const upstream = this.upstream as net.Socket;
-    const context = this.context as DecisionContext;
-    try {
-      for (let i = 0; i < this.inbox.length; i++) {
-        const message = this.inbox[i];
-        const barrier = this.barrier(message[0]);
-        if (barrier === 'wait') {
-          out.flushTo(upstream);
-          this.inbox = this.inbox.slice(i);
-          this.waiting = true;
-          this.client.pause();
-          return;
-        }
-        const request = this.statementOf(message);
-        if (!request) {
-          this.forwardPlain(out, message);
-          continue;
-        }
-        const decision =
-          barrier === 'deny'
-            ? UNSEEN_EFFECTS_PENDING
-            : this.settings.gate.decide(context, operationOf(request));
-        if (decision instanceof Promise) {
-          out.flushTo(upstream);
-          this.inbox = this.inbox.slice(i);
-          this.deciding = true;
-          this.client.pause();
-          decision.then(
-            (d) => this.decided(d, request),
-            (err: Error) =>
-              this.decided(
-                { effect: 'deny', rule: 'gate-error', reason: err.message, hint: 'See the Airlock log.' },
-                request,
-              ),
-          );
-          return;
-        }
-        this.forwardDecided(out, message, request, decision);
-      }
-      this.inbox = [];
-    } catch (err) {
-      this.failClient(err);
-      return;
-    }
-    if (!out.flushTo(upstream)) this.waitForDrain(upstream, this.client);
-  }
-
-  /**
-   * Whether a message that the server lexes (Query, Parse) must wait until the code with unseen effects
-   * before it has run and its ParameterStatus reports have been checked — or, when it is in the same
-   * pipeline (no Sync between them), cannot wait and is refused.
-   */
-  private barrier(type: number): 'none' | 'wait' | 'deny' {
-    if (this.barrierCycle === 0 || (type !== Msg.query && type !== Msg.parse)) return 'none';
-    // A Query inside an unsynced pipeline belongs to that cycle too: waiting for its end would wait forever.
-    if (this.replies.nextCycle === this.barrierCycle) return 'deny';
-    return 'wait';
-  }
-
-  /**
-   * For a ParameterStatus: why it breaks the parser's assumptions (see lexical-environment.ts), or null;
-   * a new client encoding decodes the query texts from here on.
-   */
-  private lexicalReport(message: Buffer): string | null {
-    if (message[0] !== Msg.parameterStatus) return null;
-    const { name, value } = decodeParameterStatus(message);
-    const deviation = lexicalDeviation(name, value);
-    if (!deviation && name === 'client_encoding') this.decoding = clientDecoding(value) ?? undefined;
-    return deviation;
-  }
-
-  /** After ReadyForQuery: the barrier's cycle is done, so the held statements are decided now. */
-  private liftBarrier(): void {
-    if (this.barrierCycle === 0 || this.replies.cyclesDone < this.barrierCycle) return;
-    this.barrierCycle = 0;
-    if (!this.waiting) return;
-    this.waiting = false;
-    this.client.resume();
-    this.pump();
-  }
-
-  /** An allowed Query, Execute or FunctionCall is on its way: what its replies must be, and its barrier. */
-  private expectReplies(decision: Decision, type: number): void {
-    if (type !== Msg.functionCall) this.replies.sent(decision.facts ?? null, type === Msg.execute);
-    if (decision.unseenEffects) this.barrierCycle = this.replies.nextCycle;
-  }
-
-  private decided(decision: Decision, request: StatementRequest): void {
-    if (this.phase !== 'relaying') return;
-    this.deciding = false;
-    const message = this.inbox.shift() as Buffer;
-    const out = new OutputBatch();
-    try {
-      this.forwardDecided(out, message, request, decision);
-    } catch (err) {
-      this.failClient(err);
-      return;
-    }
-    out.flushTo(this.upstream as net.Socket);
-    this.client.resume();
-    this.pump();
-  }
-
-  /** A message that carries no statement: bookkeeping for Bind/Close, then forwarded as it is. */
-  private forwardPlain(out: OutputBatch, message: Buffer): void {
-    switch (message[0]) {
-      case Msg.bind: {
-        const { portal, statement } = decodeBind(message);
-        this.portals.set(portal, statement);
-        this.log?.bound(portal, message);
-        break;
-      }
-      case Msg.close: {
-        const { kind, name } = decodeClose(message);
-        if (kind === 'S') this.statements.delete(name);
-        else {
-          this.portals.delete(name);
-          this.log?.unbound(name);
-        }
-        break;
-      }
-      case Msg.execute: {
-        // Executing the unnamed statement: decided at its Parse; its obligations apply now.
-        const portal = decodeExecutePortal(message);
-        const statement = this.statements.get(this.portals.get(portal) ?? '\0');
-        if (statement) {
-          this.obligations.started(statement.decision.obligations, statement.decision.rule, true);
-          this.log?.started('extended', statement.sql, statement.decision, true, portal);
-          this.expectReplies(statement.decision, Msg.execute);
-        }
-        this.describeForMasking(out, portal);
-        break;
-      }
-      case Msg.describe:
-        this.masker.describeSent(false);
-        break;
-    }
-    out.add(message);
-    this.noteCycle(message[0]);
-  }
-
-  /** With masking on, the portal about to run is described first, so its rows are masked by its columns. */
-  private describeForMasking(out: OutputBatch, portal: string): void {
-    if (!this.masker.active) return;
-    out.add(serialize.describe({ type: 'P', name: portal }));
-    this.masker.describeSent(true);
-  }
-
-  private forwardDecided(
-    out: OutputBatch,
-    message: Buffer,
-    request: StatementRequest,
-    decision: Decision,
-  ): void {
-    if (decision.effect === 'allow') {
-      if (request.protocol === 'execute') this.describeForMasking(out, decodeExecutePortal(message));
-      if (request.protocol !== 'extended') {
-        const sql =
-          'sql' in request ? request.sql : `-- fast-path call of function OID ${request.functionOid}`;
-        this.log?.started(request.protocol, sql, decision, request.protocol === 'execute');
-      }
-      if (request.protocol === 'extended') {
-        this.statements.set(request.statementName, { sql: request.sql, decision });
-      } else {
-        this.obligations.started(decision.obligations, decision.rule, request.protocol === 'execute');
-        this.expectReplies(decision, message[0]);
-      }
-      out.add(message);
-    } else {
-      this.settings.log.info(
-        `[${this.settings.connection}] session ${this.id} denied (${decision.rule}): ${decision.reason}`,
-      );
-      const sql = 'sql' in request ? request.sql : `-- fast-path call of function OID ${request.functionOid}`;
-      this.log?.denied(request.protocol, sql, decision);
-      if (request.protocol === 'extended') this.statements.delete(request.statementName);
-      // The replacement fails upstream in the same place the original would have run: a Query for a
-      // Query or fast-path call, an (unnamed) Parse in an extended-protocol batch.
-      const extended = request.protocol === 'extended' || request.protocol === 'execute';
-      out.add(
-        this.denials.replace(
-          extended ? 'extended' : 'simple',
-          request.protocol === 'extended' ? request.statementName : '',
-          decision,
-        ),
-      );
-    }
-    this.noteCycle(message[0]);
-  }
-
-  private noteCycle(type: number): void {
-    if (type === Msg.query || type === Msg.sync || type === Msg.functionCall) {
-      this.denials.cycleSent();
-      this.obligations.cycleSent();
-      this.masker.cycleSent();
-      this.log?.cycleSent();
-      this.replies.cycleSent();
-    } else if (type === Msg.terminate) {
-      this.phase = 'terminating';
-    }
-  }
-
-  /** The statement a frontend message carries, for the gate; null for messages that carry none. */
-  private statementOf(message: Buffer): StatementRequest | null {
-    switch (message[0]) {
-      case Msg.query:
-        return { protocol: 'simple', sql: decodeQuery(message, this.decoding) };
-      case Msg.parse: {
-        const { name, sql } = decodeParse(message, this.decoding);
-        return { protocol: 'extended', sql, statementName: name };
-      }
-      case Msg.execute: {
-        const portal = decodeExecutePortal(message);
-        const name = this.portals.get(portal);
-        // A portal no Bind made here is a cursor DECLAREd in SQL: running it fetches from it.
-        if (name === undefined)
-          return {
-            protocol: 'execute',
-            sql: `FETCH FORWARD ALL FROM ${quoteIdent(portal)}`,
-            statementName: '',
-          };
-        // The unnamed statement was decided at its Parse, just before.
-        if (name === '') return null;
-        // Named prepared statements are decided again when run: the policy may have changed since Parse.
-        const statement = this.statements.get(name);
-        if (statement) return { protocol: 'execute', sql: statement.sql, statementName: name };
-        // Bound from a statement no Parse made here: one PREPAREd in SQL, decided as EXECUTE of it.
-        return { protocol: 'execute', sql: `EXECUTE ${quoteIdent(name)}`, statementName: name };
-      }
-      case Msg.functionCall:
-        if (message.length < 9) throw fatal(SqlState.protocolViolation, 'invalid FunctionCall message');
-        return { protocol: 'fastpath', functionOid: message.readInt32BE(5) };
-      default:
-        return null;
-    }
-  }
-
-  private fromUpstream(chunk: Buffer): void {
-    try {
-      this.upstreamFramer.push(chunk, this.onBackendMessage);
-    } catch (err) {
-      this.toClient.flushTo(this.client);
-      this.failClient(err);
-      return;
-    }
-    const upstream = this.upstream as net.Socket;
-    if (!this.log) {
-      if (!this.toClient.flushTo(this.client)) this.waitForDrain(this.client, upstream);
-      return;
-    }
-    const log = this.log;
-    // The events of what this chunk completes are in the journal before the client sees it.
-    log.afterWrite((err) => {
-      if (err) return this.failClient(recordingFailed(err));
-      if (this.phase === 'closed') return;
-      if (!this.settings.recorder?.strict) {
-        if (!this.toClient.flushTo(this.client)) this.waitForDrain(this.client, upstream);
-        return;
-      }
-      // Strict recording: nothing reaches the client before its events are synced to disk.
-      upstream.pause();
-      void log.durable.then(() => {
-        if (this.phase === 'closed') return;
-        if (this.toClient.flushTo(this.client)) upstream.resume();
-        else this.client.once('drain', () => upstream.resume());
-      });
-    });
-  }
-
-  /** One backend message on its way to the client (bound once: this runs for every message). */
-  private readonly onBackendMessage = (type: number, raw: Buffer): void => {
-    if (this.phase === 'closed') return;
-    const problem =
-      this.replies.backend(type, raw) ?? (type === Msg.parameterStatus ? this.lexicalReport(raw) : null);
-    if (problem) return this.alarm(problem);
-    // Masking comes first: nothing after it (substitutions, limits, the recording) sees an unmasked value.
-    const message = this.masker.backend(type, raw);
-    if (message === null) return;
-    const emit = (buf: Buffer) => {
-      this.log?.backend(buf[0], buf);
-      this.toClient.add(buf);
-    };
-    if (type === Msg.readyForQuery) {
-      this.denials.readyForQuery();
-      this.obligations.backend(type, message);
-      emit(message);
-      return this.liftBarrier();
-    } else {
-      if (type === Msg.errorResponse && isFatal(message)) this.upstreamSentFatal = true;
-      if (type === Msg.errorResponse && this.denials.active) {
-        const replaced = this.denials.substitute(message);
-        if (replaced) return emit(replaced);
-      }
-      if (this.obligations.active) {
-        const verdict = this.obligations.backend(type, message);
-        if (verdict === 'drop') return;
-        if (verdict !== 'pass') {
-          for (const b of verdict) emit(b);
-          return;
-        }
-      }
-    }
-    emit(message);
-  };
-
-  /** Backpressure: stop reading the source until the destination has drained. */
-  private waitForDrain(dest: Duplex, source: Duplex): void {
-    source.pause();
-    dest.once('drain', () => {
-      if (!(source === this.client && (this.deciding || this.waiting))) source.resume();
-    });
-  }
-
-  /**
-   * The server did something Airlock did not decide (a parser differential, or a lexical setting changed
-   * where nobody could see it): the session ends at once, what is still running is cancelled so that its
-   * transaction cannot commit, nothing more reaches the client, and the alarm is recorded.
-   */
-  private alarm(problem: string): void {
-    this.settings.log.error(`[${this.settings.connection}] session ${this.id}: ALARM: ${problem}`);
-    this.log?.alarm(problem);
-    void this.cancel().catch(() => undefined);
-    this.toClient.discard();
-    this.failClient(
-      new PgError(SqlState.internalError, `airlock: ${problem}; the session is ended`, {
-        severity: 'FATAL',
-        detail:
-          "The server's reply does not match what Airlock analysed and decided. This is recorded as an alarm.",
-        hint: 'Report it to whoever runs Airlock, with the session id from the recording; reconnect to continue.',
-      }),
-    );
-  }
-
-  // ---------- cancel and teardown ----------
+  // ---------- the end of the session (teardown.ts) ----------
 
   /** Forwards a client's CancelRequest to the upstream backend serving this session. */
-  async cancel(): Promise<void> {
-    if (this.phase !== 'relaying') return;
-    await cancelUpstream(this.settings.upstream, this.upstreamKey.processId, this.upstreamKey.secretKey);
+  cancel(): Promise<void> {
+    return teardown.cancelStatement(this);
   }
 
   /** Ends the session as a server shutdown does: the client is told why (57P01). */
@@ -776,87 +195,23 @@ export class ClientSession {
     this.failClient(fatal(SqlState.adminShutdown, 'terminating connection because Airlock is shutting down'));
   }
 
-  private upstreamLost(why: string): void {
-    if (this.phase === 'closed') return;
-    // After Terminate, or after the server's own FATAL (already forwarded), the client just gets EOF.
-    if (this.phase === 'terminating' || this.upstreamSentFatal) {
-      this.close(`upstream ${why}`);
-      return;
-    }
-    this.failClient(
-      fatal(SqlState.connectionFailure, `upstream connection ${why}`, {
-        hint: 'The database server closed the session; reconnect.',
-      }),
-    );
+  alarm(problem: string): void {
+    teardown.alarm(this, problem);
   }
 
-  /** Sends the error to the client (when it can still hear it) and ends the session. */
-  private failClient(err: unknown): void {
-    if (this.phase === 'closed') return;
-    const pgErr =
-      err instanceof PgError
-        ? err
-        : new PgError(SqlState.internalError, `airlock: ${(err as Error).message}`, { severity: 'FATAL' });
-    const raw = err instanceof UpstreamStartupError ? err.raw : errorResponse(pgErr);
-    if (!(err instanceof PgError))
-      this.settings.log.error(`[${this.settings.connection}] ${String((err as Error).stack ?? err)}`);
-    else
-      this.settings.log.info(
-        `[${this.settings.connection}] session ${this.id}: ${pgErr.code} ${pgErr.message}`,
-      );
-    if (this.client.writable) this.client.end(raw);
-    this.close(pgErr.message);
+  failClient(err: unknown): void {
+    teardown.failClient(this, err);
+  }
+
+  upstreamLost(why: string): void {
+    teardown.upstreamLost(this, why);
   }
 
   close(why: string): void {
-    if (this.phase === 'closed') return;
-    this.phase = 'closed';
-    this.registry.remove(this);
-    this.obligations.clear();
-    this.settings.gate.endSession?.(this.id);
-    this.log?.end(why);
-    this.settings.log.debug(`[${this.settings.connection}] session ${this.id} closed: ${why}`);
-    this.upstream?.end();
-    const client = this.client;
-    if (client.writable) client.end();
-    // A client that stops reading must not keep the socket (and its buffers) alive.
-    setTimeout(() => {
-      client.destroy();
-      this.upstream?.destroy();
-    }, 5000).unref();
+    teardown.close(this, why);
   }
-}
 
-const LEXICAL_HINT =
-  "Airlock lexes SQL with standard_conforming_strings=on and a UTF-8 client encoding: use E'...' strings for backslash escapes and client_encoding UTF8 (PGCLIENTENCODING=UTF8).";
-
-/** Refused in a pipeline behind code whose effects Airlock cannot see (see ClientSession.barrier). */
-const UNSEEN_EFFECTS_PENDING: Decision = {
-  effect: 'deny',
-  rule: 'lexical-environment',
-  reason:
-    'a statement in the same pipeline as code whose effects Airlock cannot see (DO, CALL, a function not known to be safe) is not decided before that code has run',
-  hint: 'Send Sync after that statement (end the pipeline), then send the next one.',
-};
-
-/** A ModifyTable plan writes what its input node produces. */
-function writtenRows(plan: unknown): number | null {
-  const top = (plan as Array<{ Plan?: Record<string, unknown> }> | null)?.[0]?.Plan;
-  if (!top) return null;
-  const input =
-    top['Node Type'] === 'ModifyTable' ? (top.Plans as Array<Record<string, unknown>> | undefined)?.[0] : top;
-  const rows = input?.['Plan Rows'];
-  return typeof rows === 'number' ? rows : null;
-}
-
-/** Fail closed: a result whose events cannot be recorded is not released. */
-function recordingFailed(err: Error): PgError {
-  return new PgError(
-    SqlState.ioError,
-    `airlock: the session recording could not be written: ${err.message}`,
-    {
-      severity: 'FATAL',
-      hint: 'Results are released only once recorded. Check the recordings folder (space, permissions) and reconnect.',
-    },
-  );
+  unregister(): void {
+    this.registry.remove(this);
+  }
 }

@@ -2,29 +2,27 @@ import type { Decision } from '../../core/gate/decision';
 import type { SessionRecorder } from '../../core/recording/recorder';
 import type { StatementRecord } from '../../core/recording/events';
 import { recordedText } from '../../core/sql/recorded-text';
-import { Msg, decodeBindParameters, decodeErrorFields } from './protocol/messages';
-
-interface Open {
-  record: StatementRecord;
-  started: number;
-  cycle: number;
-  extended: boolean;
-  bytes: number;
-}
+import {
+  DataRowCursor,
+  decodeBindParameters,
+  decodeCommandTag,
+  decodeErrorFields,
+  decodeRowDescription,
+} from './protocol/decode';
+import { Msg } from './protocol/messages';
+import type { Execution, InFlightRequest } from './in-flight-queue';
 
 /**
  * Follows each statement from its decision to its end on the backend stream and records it: the
  * decision, the command tags, the error, the duration and a bounded sample of the rows exactly as the
- * client received them (after masking). Results are matched to statements by order, as the protocol
- * guarantees; a statement's event is written when its end passes, before that end reaches the client.
+ * client received them (after masking). The in-flight queue says which statement a message belongs to;
+ * a statement's event is written when its end passes, before that end reaches the client.
  */
 export class StatementLog {
-  private open: Open[] = [];
-  private cyclesSent = 0;
-  private cyclesDone = 0;
   private columns: string[] = [];
   /** Bind messages by portal, decoded only when their Execute is recorded. */
   private readonly binds = new Map<string, Buffer>();
+  private readonly cursor = new DataRowCursor();
 
   constructor(
     private readonly recorder: SessionRecorder,
@@ -57,7 +55,8 @@ export class StatementLog {
   }
 
   /** An allowed Query or Execute (of `portal`) was sent upstream. */
-  started(protocol: string, sql: string, decision: Decision, extended: boolean, portal?: string): void {
+  started(e: Execution, protocol: string, sql: string, portal?: string): void {
+    const decision = e.decision;
     const record = withDetails({ protocol, sql, decision: 'allow', rule: decision.rule, tags: [] }, decision);
     const bind = portal === undefined ? undefined : this.binds.get(portal);
     if (bind) {
@@ -65,17 +64,7 @@ export class StatementLog {
       if (this.parameters === 'all' && !decision.redactLiterals) record.parameters = values;
       else if (values.length > 0) record.parameterCount = values.length;
     }
-    this.open.push({
-      record,
-      started: Date.now(),
-      cycle: this.cyclesSent + 1,
-      extended,
-      bytes: 0,
-    });
-  }
-
-  cycleSent(): void {
-    this.cyclesSent++;
+    e.record = record;
   }
 
   /** Calls `release` once the events recorded so far are in the journal file (an error if they cannot be). */
@@ -89,61 +78,47 @@ export class StatementLog {
   }
 
   /** Sees every backend message after masking (the bytes the client gets). */
-  backend(type: number, message: Buffer): void {
-    const current = this.open[0]?.cycle === this.cyclesDone + 1 ? this.open[0] : undefined;
+  backend(request: InFlightRequest, type: number, message: Buffer): void {
+    const record = request.execution?.record;
     switch (type) {
       case Msg.rowDescription:
-        this.columns = rowDescriptionNames(message);
+        this.columns = decodeRowDescription(message).map((f) => f.name);
         return;
       case Msg.dataRow:
-        if (current) this.addRow(current, message);
+        if (record) this.addRow(request.execution as Execution, record, message);
         return;
       case Msg.commandComplete:
-        if (!current) return;
-        current.record.tags?.push(message.toString('utf8', 5, message.length - 1));
-        if (current.extended) this.finish();
-        return;
-      case Msg.portalSuspended:
-      case Msg.emptyQueryResponse:
-        if (current?.extended) this.finish();
+        record?.tags?.push(decodeCommandTag(message));
         return;
       case Msg.errorResponse:
-        if (current) {
+        if (record) {
           const f = decodeErrorFields(message);
-          current.record.error = { code: f.C ?? '', message: f.M ?? '' };
-          if (current.extended) this.finish();
+          record.error = { code: f.C ?? '', message: f.M ?? '' };
         }
-        return;
-      case Msg.readyForQuery:
-        this.cyclesDone++;
-        while (this.open.length && this.open[0].cycle <= this.cyclesDone) this.finish();
         return;
     }
   }
 
-  private addRow(o: Open, message: Buffer): void {
-    const sample = (o.record.sample ??= { columns: this.columns, rows: [], truncated: false });
-    if (sample.rows.length >= this.sample.rows || o.bytes + message.length > this.sample.bytes) {
+  private addRow(e: Execution, record: StatementRecord, message: Buffer): void {
+    const sample = (record.sample ??= { columns: this.columns, rows: [], truncated: false });
+    if (sample.rows.length >= this.sample.rows || e.sampleBytes + message.length > this.sample.bytes) {
       sample.truncated = true;
       return;
     }
-    o.bytes += message.length;
+    e.sampleBytes += message.length;
     const row: Array<string | null> = [];
-    let offset = 7;
-    for (let i = message.readInt16BE(5); i > 0; i--) {
-      const len = message.readInt32BE(offset);
-      offset += 4;
-      row.push(len < 0 ? null : message.toString('utf8', offset, offset + len));
-      offset += Math.max(len, 0);
-    }
+    const cursor = this.cursor.reset(message);
+    while (cursor.next()) row.push(cursor.text());
     sample.rows.push(row);
   }
 
-  private finish(): void {
-    const o = this.open.shift();
-    if (!o) return;
-    o.record.durationMs = Date.now() - o.started;
-    this.recorder.statement(o.record);
+  /** The execution ended (its CommandComplete, error, or its request's ReadyForQuery passed): its event is written. */
+  ended(e: Execution): void {
+    const record = e.record;
+    if (!record) return;
+    e.record = undefined;
+    record.durationMs = Date.now() - e.started;
+    this.recorder.statement(record);
   }
 
   /** The server did something that was not decided (see ClientSession.alarm). */
@@ -151,9 +126,8 @@ export class StatementLog {
     this.recorder.event('alarm', { reason });
   }
 
-  /** The session ended: what was still running is recorded as it stands. */
+  /** The session ended (what was still running is recorded as it stands by the caller, via ended()). */
   end(why: string): void {
-    while (this.open.length) this.finish();
     this.recorder.end(why);
   }
 }
@@ -165,15 +139,4 @@ function withDetails(record: StatementRecord, d: Decision): StatementRecord {
   if (d.review) record.review = d.review;
   if (d.redactLiterals) record.literalsRedacted = true;
   return record;
-}
-
-function rowDescriptionNames(message: Buffer): string[] {
-  const names: string[] = [];
-  let offset = 7;
-  for (let i = message.readInt16BE(5); i > 0; i--) {
-    const end = message.indexOf(0, offset);
-    names.push(message.toString('utf8', offset, end));
-    offset = end + 1 + 18;
-  }
-  return names;
 }

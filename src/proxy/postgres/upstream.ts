@@ -1,16 +1,25 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { serialize } from 'pg-protocol';
 import { PgError, SqlState, fatal } from './protocol/errors';
+import { AuthCode, Msg, type TransactionStatus } from './protocol/messages';
 import {
-  AuthCode,
-  Msg,
+  decodeAuthentication,
+  decodeBackendKeyData,
+  decodeDataRow,
   decodeErrorFields,
   decodeReadyForQuery,
+  decodeSaslMechanisms,
+} from './protocol/decode';
+import {
+  cancelRequest,
+  passwordMessage,
+  query,
+  saslInitialResponse,
+  saslResponse,
+  sslRequest,
   startupMessage,
-  type TransactionStatus,
-} from './protocol/messages';
+} from './protocol/encode';
 import { MessageQueue } from './protocol/message-queue';
 import { SCRAM_MECHANISM, ScramClientExchange, md5Password } from './auth/scram';
 import type { SslMode } from '../../config/config';
@@ -100,7 +109,7 @@ function readSslAnswer(socket: net.Socket, timeoutMs: number): Promise<string> {
       else resolve(answer as string);
     }
     socket.on('data', onData).on('error', onError).on('close', onClose);
-    socket.write(serialize.requestSsl());
+    socket.write(sslRequest());
   });
 }
 
@@ -215,42 +224,38 @@ export async function connectUpstream(
         case Msg.errorResponse:
           throw new UpstreamStartupError(message);
         case Msg.authentication: {
-          const code = message.readInt32BE(5);
+          const { code, data } = decodeAuthentication(message);
           switch (code) {
             case AuthCode.ok:
               break;
             case AuthCode.cleartext:
-              socket.write(serialize.password(await requirePassword(target, 'password')));
+              socket.write(passwordMessage(await requirePassword(target, 'password')));
               break;
             case AuthCode.md5:
               socket.write(
-                serialize.password(
-                  md5Password(target.user, await requirePassword(target, 'md5'), message.subarray(9, 13)),
+                passwordMessage(
+                  md5Password(target.user, await requirePassword(target, 'md5'), data.subarray(0, 4)),
                 ),
               );
               break;
             case AuthCode.sasl: {
-              const mechanisms = message.toString('utf8', 9).split('\0');
+              const mechanisms = decodeSaslMechanisms(data);
               if (!mechanisms.includes(SCRAM_MECHANISM)) {
                 throw fatal(SqlState.featureNotSupported, `upstream offers no supported SASL mechanism`, {
-                  detail: `offered: ${mechanisms.filter(Boolean).join(', ')}`,
+                  detail: `offered: ${mechanisms.join(', ')}`,
                 });
               }
               scram = new ScramClientExchange(await requirePassword(target, 'SCRAM-SHA-256'));
-              socket.write(
-                serialize.sendSASLInitialResponseMessage(SCRAM_MECHANISM, scram.clientFirstMessage()),
-              );
+              socket.write(saslInitialResponse(SCRAM_MECHANISM, scram.clientFirstMessage()));
               break;
             }
             case AuthCode.saslContinue:
               if (!scram) throw fatal(SqlState.protocolViolation, 'upstream sent SASL data out of turn');
-              socket.write(
-                serialize.sendSCRAMClientFinalMessage(scram.clientFinalMessage(message.toString('utf8', 9))),
-              );
+              socket.write(saslResponse(scram.clientFinalMessage(data.toString('utf8'))));
               break;
             case AuthCode.saslFinal:
               if (!scram) throw fatal(SqlState.protocolViolation, 'upstream sent SASL data out of turn');
-              scram.verifyServerFinal(message.toString('utf8', 9));
+              scram.verifyServerFinal(data.toString('utf8'));
               break;
             default:
               throw fatal(
@@ -268,7 +273,7 @@ export async function connectUpstream(
           startupMessages.push(message);
           break;
         case Msg.backendKeyData:
-          key = { processId: message.readInt32BE(5), secretKey: message.readInt32BE(9) };
+          key = decodeBackendKeyData(message);
           break;
         case Msg.negotiateProtocolVersion:
           // The server accepted 3.0 but not some of our _pq_ options; we send none, so this is informational.
@@ -306,7 +311,7 @@ export async function cancelUpstream(
   await new Promise<void>((resolve) => {
     socket.once('close', () => resolve());
     socket.once('error', () => resolve());
-    socket.end(serialize.cancel(processId, secretKey));
+    socket.end(cancelRequest(processId, secretKey));
   });
 }
 
@@ -323,19 +328,11 @@ export async function queryUpstream(
   const rows: string[][] = [];
   let failure: PgError | null = null;
   try {
-    up.socket.write(serialize.query(sql));
+    up.socket.write(query(sql));
     for (;;) {
       const { type, message } = await queue.next(target.connectTimeoutMs, 'the catalog query');
       if (type === Msg.dataRow) {
-        const row: string[] = [];
-        let offset = 7;
-        for (let i = message.readInt16BE(5); i > 0; i--) {
-          const len = message.readInt32BE(offset);
-          offset += 4;
-          row.push(len < 0 ? '' : message.toString('utf8', offset, offset + len));
-          offset += Math.max(len, 0);
-        }
-        rows.push(row);
+        rows.push(decodeDataRow(message).map((v) => v ?? ''));
       } else if (type === Msg.errorResponse) {
         const f = decodeErrorFields(message);
         failure = new PgError(
