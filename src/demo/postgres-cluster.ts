@@ -289,12 +289,20 @@ function postmasterOf(data: string): number | null {
   }
 }
 
-/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+/**
+ * Whether a process with this pid runs. An ended daemon waits as a zombie until init reaps it, which some
+ * container inits do late: signal 0 would still find it, so where there is /proc, its state decides.
+ */
 export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return !existsSync('/proc');
   }
 }

@@ -8,7 +8,7 @@ import { Journal } from '../../src/core/recording/journal';
 import { verifyChain, type RecordedEvent } from '../../src/core/recording/chain';
 import { sharedCluster } from '../helpers/global-fixtures';
 import { proxyFor } from '../helpers/proxy';
-import { CLI, runAirlock as cli } from '../helpers/airlock-cli';
+import { CLI, runAirlock as cli, untilReady } from '../helpers/airlock-cli';
 
 const statements = (events: RecordedEvent[]) => events.filter((e) => e.type === 'statement');
 
@@ -143,7 +143,7 @@ describe('session recording through the proxy', function () {
       stdio: 'ignore',
     });
     try {
-      for (let i = 0; i < 200 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 50));
+      await untilReady(ready, proxy);
       const e = JSON.parse(readFileSync(ready, 'utf8')).connections[0];
       const c = new pg.Client({
         host: e.host,
@@ -181,7 +181,7 @@ describe('session recording through the proxy', function () {
         env: { ...process.env, AIRLOCK_REC_TEST_PW: cluster.password },
         stdio: 'ignore',
       });
-      for (let i = 0; i < 200 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 50));
+      await untilReady(ready, again);
       again.kill('SIGTERM');
       await new Promise((r) => again.once('exit', r));
       const ok = await cli(['verify', '--config', config]);
