@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -247,5 +247,62 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Postgr
     await exec('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/**
+ * Stops the clusters startCluster made in `parent` (its temp dir) that their owner did not stop — a
+ * process killed before cluster.stop(), such as a VS Code extension host — and removes their folders.
+ * The postmaster runs in a session of its own, so it outlives whoever started it: SIGQUIT is an immediate
+ * shutdown that also releases its shared memory.
+ */
+export async function stopClustersIn(parent: string): Promise<void> {
+  if (!existsSync(parent)) return;
+  for (const name of readdirSync(parent).filter((n) => n.startsWith('airlock-pg-'))) {
+    const dir = path.join(parent, name);
+    const pid = postmasterOf(path.join(dir, 'data'));
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGQUIT');
+      } catch {
+        /* it just ended */
+      }
+      for (let i = 0; i < 200 && isRunning(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The pid of the live postmaster of `data`, or null (none, or a stale pid file whose pid was reused). */
+function postmasterOf(data: string): number | null {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return null;
+  }
+  if (!(pid > 0) || !isRunning(pid)) return null;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(data) ? pid : null;
+  } catch {
+    return pid; // no /proc: trust the pid file
+  }
+}
+
+/**
+ * Whether a process with this pid runs. An ended daemon waits as a zombie until init reaps it, which some
+ * container inits do late: signal 0 would still find it, so where there is /proc, its state decides.
+ */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return !existsSync('/proc');
   }
 }

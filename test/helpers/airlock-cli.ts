@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './policy-fixtures';
 
@@ -25,4 +26,14 @@ export function runAirlock(args: string[], options: { env?: NodeJS.ProcessEnv } 
       },
     );
   });
+}
+
+/**
+ * Resolves once `airlock proxy --ready-file FILE` has written FILE, or when the proxy exits first (the
+ * caller's check of the file then says why). No count of polls of its own: a busy machine may need
+ * longer than any fixed budget, and the test's timeout bounds the wait.
+ */
+export async function untilReady(file: string, proxy: ChildProcess): Promise<void> {
+  while (!existsSync(file) && proxy.exitCode === null && proxy.signalCode === null)
+    await new Promise((r) => setTimeout(r, 50));
 }

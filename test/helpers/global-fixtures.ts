@@ -1,19 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startCluster, type PostgresCluster } from '../../src/demo/postgres-cluster';
+import { finishRun } from './test-run';
 
 /**
  * One throwaway PostgreSQL 15 cluster for the whole mocha run (TLS on, SCRAM-SHA-256), started before the
  * first test and removed after the last. Tests that need a differently configured server start their own.
- *
- * The run also gets a temp folder of its own (TMPDIR, so os.tmpdir() in the tests and in the programs
- * they start): whatever a test leaves there, also when it fails, is removed with the run.
+ * The run's temp folder, its interruption handling and the end-of-run check for leftovers are in
+ * test-run.ts (imported here, so set up when mocha loads this file, before any test file).
  */
 let cluster: PostgresCluster | null = null;
-// Set when mocha loads this file (its --require), before any test file runs its top-level code.
-let runTmp: string | null = mkdtempSync(path.join(os.tmpdir(), 'airlock-test-run-'));
-process.env.TMPDIR = runTmp;
 
 export async function mochaGlobalSetup(): Promise<void> {
   cluster = await startCluster();
@@ -22,8 +16,7 @@ export async function mochaGlobalSetup(): Promise<void> {
 export async function mochaGlobalTeardown(): Promise<void> {
   await cluster?.stop();
   cluster = null;
-  if (runTmp) rmSync(runTmp, { recursive: true, force: true });
-  runTmp = null;
+  finishRun();
 }
 
 export function sharedCluster(): PostgresCluster {

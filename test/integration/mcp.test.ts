@@ -14,7 +14,7 @@ import {
 } from '../../src/ipc/control-channel';
 import { sharedCluster } from '../helpers/global-fixtures';
 import { directPg, dropDatabase, freshDatabase, repoRoot } from '../helpers/policy-fixtures';
-import { CLI, runAirlock } from '../helpers/airlock-cli';
+import { CLI, runAirlock, untilReady } from '../helpers/airlock-cli';
 import { loadDemoDatabase } from '../helpers/masking-fixtures';
 
 /**
@@ -263,7 +263,7 @@ describe('airlock mcp (MCP server over the gate)', function () {
       });
       children.push(proxy);
       proxy.stderr?.on('data', (b: Buffer) => (proxyLog += b.toString()));
-      for (let i = 0; i < 400 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 50));
+      await untilReady(ready, proxy);
       assert.ok(existsSync(ready), `airlock proxy did not start:\n${proxyLog}`);
     });
     after(async () => {
@@ -364,7 +364,7 @@ describe('airlock mcp (MCP server over the gate)', function () {
           stdio: 'ignore',
         });
         children.push(proxy);
-        for (let i = 0; i < 400 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 50));
+        await untilReady(ready, proxy);
       }
       await assert.rejects(
         ControlChannelClient.connect(config, { env, token: 'not-the-token' }),

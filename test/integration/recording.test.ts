@@ -8,7 +8,7 @@ import { Journal } from '../../src/core/recording/journal';
 import { verifyChain, type ChainedEvent } from '../../src/core/recording/chain';
 import { sharedCluster } from '../helpers/global-fixtures';
 import { proxyFor } from '../helpers/proxy';
-import { CLI, runAirlock as cli } from '../helpers/airlock-cli';
+import { CLI, runAirlock as cli, untilReady } from '../helpers/airlock-cli';
 
 const statements = (events: ChainedEvent[]) => events.filter((e) => e.type === 'statement');
 
@@ -143,7 +143,7 @@ describe('session recording through the proxy', function () {
       stdio: 'ignore',
     });
     try {
-      for (let i = 0; i < 200 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 50));
+      await untilReady(ready, proxy);
       const e = JSON.parse(readFileSync(ready, 'utf8')).connections[0];
       const c = new pg.Client({
         host: e.host,
@@ -155,16 +155,17 @@ describe('session recording through the proxy', function () {
       c.on('error', () => undefined);
       await c.connect();
       const received: number[] = [];
-      const killer = setTimeout(() => proxy.kill('SIGKILL'), 400);
       try {
         for (let i = 0; i < 100_000; i++) {
           await c.query(`select ${i} as marker_${i}`);
           received.push(i);
+          // Killed after a count of results, not after a time (a busy machine ran only 3 statements in
+          // 400 ms); on the next tick, so that the following statement is in flight when it dies.
+          if (received.length === 50) setImmediate(() => proxy.kill('SIGKILL'));
         }
       } catch {
         // the proxy is gone
       }
-      clearTimeout(killer);
       assert.ok(received.length > 10, `only ${received.length} statements ran before the kill`);
       const { events } = Journal.read(recordings);
       assert.deepEqual(verifyChain(events), []);
@@ -180,7 +181,7 @@ describe('session recording through the proxy', function () {
         env: { ...process.env, AIRLOCK_REC_TEST_PW: cluster.password },
         stdio: 'ignore',
       });
-      for (let i = 0; i < 200 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 50));
+      await untilReady(ready, again);
       again.kill('SIGTERM');
       await new Promise((r) => again.once('exit', r));
       const ok = await cli(['verify', '--config', config]);

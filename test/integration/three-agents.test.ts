@@ -18,7 +18,7 @@ import { ControlChannelClient } from '../../src/ipc/control-channel';
 import { sharedCluster } from '../helpers/global-fixtures';
 import { loadDemoDatabase } from '../helpers/masking-fixtures';
 import { directPg, dropDatabase, psql, repoRoot } from '../helpers/policy-fixtures';
-import { CLI } from '../helpers/airlock-cli';
+import { CLI, untilReady } from '../helpers/airlock-cli';
 import type { ReadyFile } from '../../src/cli/ready-file';
 
 /**
@@ -147,8 +147,7 @@ describe('three agents, one human: MCP, a Copilot LM tool and psql through one a
     });
     proxy = p;
     p.stderr?.on('data', (b: Buffer) => (proxyLog += b.toString()));
-    for (let i = 0; i < 600 && !existsSync(ready) && p.exitCode === null; i++)
-      await new Promise((r) => setTimeout(r, 50));
+    await untilReady(ready, p);
     assert.ok(existsSync(ready), `airlock proxy did not start:\n${proxyLog}`);
     const file = JSON.parse(readFileSync(ready, 'utf8')) as ReadyFile;
     const l = file.connections.find((c) => c.name === CONNECTION);

@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import {
+  chmodSync,
   closeSync,
   existsSync,
   mkdirSync,
@@ -14,7 +15,8 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../src/demo/postgres-cluster';
+import { freePort, stopClustersIn } from '../../src/demo/postgres-cluster';
+import { realTmpDir } from '../helpers/test-run';
 
 /** The repository root (this file runs from out/test/vscode/). */
 export const repoRoot = path.resolve(__dirname, '../../..');
@@ -58,7 +60,7 @@ export interface StartOptions {
   smokeTestDriver?: boolean;
   /** User settings on top of the harness defaults below. */
   settings?: Record<string, unknown>;
-  /** Keep the temp dir after stop (to read logs after a failure). */
+  /** Keep the temp dir after stop and after the run (to read logs after a failure). */
   keep?: boolean;
 }
 
@@ -88,7 +90,11 @@ function listFiles(dir: string): string[] {
 
 export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServer> {
   assertToolsInstalled();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'airlock-code-server-'));
+  // A kept folder must outlive the test run's own temp folder.
+  const dir = mkdtempSync(path.join(opts.keep ? realTmpDir : os.tmpdir(), 'airlock-code-server-'));
+  // Traversable, so that the demo's PostgreSQL (run by the postgres OS user when we are root) lives in
+  // our tmp/ below and goes with it, instead of in the system's /tmp.
+  chmodSync(dir, 0o711);
   const userDataDir = path.join(dir, 'user');
   const extensionsDir = path.join(dir, 'ext');
   const workspace = opts.workspace ?? path.join(dir, 'workspace');
@@ -137,7 +143,6 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
   // detached = setsid: code-server forks a wrapper child, the extension host, file watcher and pty host;
   // the whole process group is killed on stop so nothing outlives the test (terminal shells have their
   // own sessions and get SIGHUP when the pty host goes).
-  const startedAt = Date.now();
   const child: ChildProcess = spawn(node24, args, { env, detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const pgid = child.pid!;
@@ -164,7 +169,9 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
     await new Promise((r) => setTimeout(r, 200));
     killGroup('SIGKILL');
     clearTimeout(timer);
-    await stopDemoClusters(startedAt);
+    // The demo's PostgreSQL, started in the extension host, leaves the process group (pg_ctl starts the
+    // server in a session of its own) and outlives a killed host.
+    await stopClustersIn(path.join(dir, 'tmp'));
     if (!opts.keep) rmSync(dir, { recursive: true, force: true });
   };
 
@@ -209,38 +216,4 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
     },
     stop,
   };
-}
-
-/**
- * The demo's PostgreSQL, started in the extension host, leaves the process group (pg_ctl starts the
- * server in a session of its own) and outlives a killed host: stop the demo clusters (the only ones with
- * the sample data script) made while this code-server ran, and remove their folders.
- */
-async function stopDemoClusters(since: number): Promise<void> {
-  const base = '/tmp';
-  for (const name of readdirSync(base).filter((n) => n.startsWith('airlock-pg-'))) {
-    const dir = path.join(base, name);
-    if (!existsSync(path.join(dir, 'sample.sql')) || statSync(dir).mtimeMs < since - 1000) continue;
-    // A host killed after stopping the server but before removing the folder leaves no pid file.
-    const pidFile = path.join(dir, 'data', 'postmaster.pid');
-    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
-    if (pid > 0) {
-      try {
-        process.kill(pid, 'SIGQUIT'); // immediate shutdown
-      } catch {
-        /* already gone */
-      }
-      for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
