@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SessionChain, verifyChain, type ChainedEvent } from '../../src/core/recording/chain';
@@ -97,6 +97,39 @@ describe('recording: hash chain and journal', () => {
     assert.match(String(failed?.message), /ENOSPC/);
     journal.write = write;
     journal.close();
+  });
+
+  it('a full disk (/dev/full) fails every waiter, from the batch timer too, and never crashes the process', async () => {
+    for (const sync of ['batch', 'strict'] as const) {
+      const dir = tmp();
+      symlinkSync('/dev/full', path.join(dir, 'journal.jsonl'));
+      const journal = Journal.open(dir, { sync, batchWindowMs: 1 });
+      const chain = new SessionChain('s');
+      const uncaught: Error[] = [];
+      const onUncaught = (err: Error) => uncaught.push(err);
+      process.on('uncaughtException', onUncaught);
+      try {
+        const synced = journal.append(chain.next('session-start', { connection: 'c' }));
+        const syncFailure = synced?.then(
+          () => null,
+          (err: Error) => err,
+        );
+        // Let the batch timer fire before anyone asks for the write (an event loop that lags).
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        const failed = await new Promise<Error | undefined>((resolve) => journal.afterWrite(resolve));
+        assert.match(String(failed?.message), /ENOSPC/, sync);
+        if (sync === 'strict') assert.match(String((await syncFailure)?.message), /ENOSPC/);
+        // Nothing more is recorded, and each later waiter hears why.
+        journal.append(chain.next('statement', { sql: 'select 1' }))?.catch(() => undefined);
+        const again = await new Promise<Error | undefined>((resolve) => journal.afterWrite(resolve));
+        assert.match(String(again?.message), /ENOSPC/, sync);
+        assert.throws(() => journal.write(), /ENOSPC/);
+        assert.deepEqual(uncaught, [], sync);
+      } finally {
+        process.off('uncaughtException', onUncaught);
+        journal.close();
+      }
+    }
   });
 
   it('reports a torn last line (a crash mid-write) without losing the events before it', () => {

@@ -39,7 +39,12 @@ export const TORN_FILE = 'journal.torn';
  */
 export class Journal {
   private readonly fd: number;
-  private pending: Array<() => void> = [];
+  private pending: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
+  /**
+   * The first write or sync that failed (a full disk, an I/O error): the journal records nothing more, and
+   * everything waiting for it is told, so nothing unrecorded is released (fail closed).
+   */
+  private failure: Error | null = null;
   private unwritten: string[] = [];
   private syncing = false;
   private timer: NodeJS.Timeout | null = null;
@@ -105,7 +110,8 @@ export class Journal {
     this.scheduleSync();
     // Batch mode acknowledges at write(); only strict mode has something to wait for.
     if (this.options.sync === 'batch') return undefined;
-    return new Promise((resolve) => this.pending.push(resolve));
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
   }
 
   private releases: Array<(err?: Error) => void> = [];
@@ -133,12 +139,26 @@ export class Journal {
     });
   }
 
-  /** Writes the queued lines in one system call: a crash tears at most the last line. */
+  /**
+   * Writes the queued lines in one system call (a crash tears at most the last line). Throws when the
+   * journal cannot be written, now or since an earlier failure; the lines stay queued, never dropped.
+   */
   write(): void {
+    if (this.failure) throw this.failure;
     if (this.unwritten.length === 0) return;
-    const text = this.unwritten.join('\n') + '\n';
+    const text = Buffer.from(this.unwritten.join('\n') + '\n');
+    try {
+      for (let done = 0; done < text.length;) done += writeSync(this.fd, text, done);
+    } catch (err) {
+      this.fail(err as Error);
+      throw this.failure;
+    }
     this.unwritten = [];
-    writeSync(this.fd, text);
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const p of this.pending.splice(0)) p.reject(this.failure);
   }
 
   private scheduleSync(): void {
@@ -153,14 +173,23 @@ export class Journal {
    */
   private sync(): void {
     this.timer = null;
-    if (this.syncing || this.closed) return;
-    this.write();
+    if (this.syncing || this.closed || this.failure) return;
+    try {
+      this.write();
+    } catch {
+      return; // fail() told everyone waiting; the next afterWrite passes the error on
+    }
     const waiting = this.pending;
     this.pending = [];
     this.syncing = true;
-    fdatasync(this.fd, () => {
+    fdatasync(this.fd, (err) => {
       this.syncing = false;
-      for (const resolve of waiting) resolve();
+      if (this.closed) return; // the descriptor was closed (and synced) meanwhile
+      if (err) {
+        for (const p of waiting) p.reject(err);
+        return this.fail(err);
+      }
+      for (const p of waiting) p.resolve();
       if (this.unwritten.length || this.pending.length) this.scheduleSync();
     });
   }
@@ -169,13 +198,18 @@ export class Journal {
     return this.closed;
   }
 
+  /** Writes and syncs what is queued and closes the file; a journal that cannot be written still closes. */
   close(): void {
     if (this.closed) return;
     if (this.timer) clearTimeout(this.timer);
-    this.write();
-    fdatasyncSync(this.fd);
+    try {
+      this.write();
+      fdatasyncSync(this.fd);
+    } catch (err) {
+      this.fail(err as Error);
+    }
     this.closed = true;
-    for (const resolve of this.pending.splice(0)) resolve();
+    for (const p of this.pending.splice(0)) p.resolve();
     // A sync still running in the pool finishes on the closed descriptor harmlessly (its error is ignored).
     closeSync(this.fd);
   }

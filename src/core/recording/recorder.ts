@@ -173,7 +173,10 @@ export class SessionRecorder {
   event<K extends EventType>(type: K, data: EventData[K]): void {
     if (this.journal.isClosed) return; // after shutdown, a straggling session end has nowhere to go
     const synced = this.journal.append(this.chain.next(type, data));
-    if (synced) this.durable = synced;
+    if (!synced) return;
+    // Whoever waits on durability hears of a failure; an event nobody waits on must not crash the process.
+    synced.catch(() => undefined);
+    this.durable = synced;
   }
 
   /** Puts every event recorded so far into the file (before the client is told anything about them). */

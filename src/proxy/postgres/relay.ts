@@ -378,11 +378,14 @@ export class Relay {
       }
       // Strict recording: nothing reaches the client before its events are synced to disk.
       upstream.pause();
-      void log.durable.then(() => {
-        if (this.session.phase === 'closed') return;
-        if (this.toClient.flushTo(this.client)) upstream.resume();
-        else this.client.once('drain', () => upstream.resume());
-      });
+      log.durable.then(
+        () => {
+          if (this.session.phase === 'closed') return;
+          if (this.toClient.flushTo(this.client)) upstream.resume();
+          else this.client.once('drain', () => upstream.resume());
+        },
+        (err: Error) => this.session.failClient(recordingFailed(err)),
+      );
     });
   }
 
