@@ -115,11 +115,13 @@ export class Reviews {
       }
       return allow({ outcome: 'approved', approver: outcome.approver, scope, waitMs });
     } catch (err) {
+      // The broker's error text may quote anything: the client gets a fixed reason, the log the detail.
       const message = (err as Error).message;
+      this.log.error(`[${context.connection}] the review of a statement failed: ${message}`);
       return deny(
         { outcome: 'failed', waitMs: Date.now() - requestedAt, reason: message },
-        `the review failed: ${message}`,
-        'See the Airlock log.',
+        'the review failed, so the statement is denied',
+        'See the Airlock log for why; send the statement again when review works.',
       );
     } finally {
       clearTimeout(timer);
