@@ -108,6 +108,42 @@ describe('the Airlock engine (composition root)', () => {
     assert.equal(actor.established, 'verified');
   });
 
+  it('reads the human as each session starts: a sign-in that changes or ends applies to the next connection', async () => {
+    const recordings = path.join(dir, 'changing');
+    let human: ReturnType<IdentitySource['current']> | null = {
+      user: 'bob@example.com',
+      groups: ['support'],
+      established: 'verified',
+    };
+    const identity: IdentitySource = {
+      current: () => {
+        if (!human) throw new Error('the sign-in ended (signed out)');
+        return human;
+      },
+    };
+    const airlock = await Airlock.start(configFor(recordings), { log: silentLogger, identity });
+    try {
+      const [e] = await airlock.connect();
+      await assert.rejects(query(e, 'select 1'), { code: '42501' });
+      human = { user: 'alice@example.com', groups: ['dba'], established: 'verified' };
+      assert.deepEqual((await query(e, 'select 1 as n')).rows, [{ n: 1 }], 'the same listener, a new human');
+      human = null;
+      await assert.rejects(query(e, 'select 1'), (err: pg.DatabaseError) => {
+        assert.equal(err.code, '28000');
+        assert.match(err.message, /no signed-in identity: the sign-in ended/);
+        assert.match(String(err.hint), /Sign in again/);
+        return true;
+      });
+    } finally {
+      await airlock.close();
+    }
+    assert.deepEqual(
+      sessionStarts(recordings).map((a) => a.user),
+      ['bob@example.com', 'alice@example.com'],
+      'a refused client starts no recorded session',
+    );
+  });
+
   it('starts listeners on connect, once per connection, and close stops them', async () => {
     const airlock = await Airlock.start(configFor(path.join(dir, 'lifecycle')), { log: silentLogger });
     let port: number;

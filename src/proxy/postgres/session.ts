@@ -129,7 +129,7 @@ export class ClientSession implements RelayedSession, teardown.EndingSession {
         connection: this.settings.connection,
         sessionId: this.id,
         actor: {
-          ...this.settings.identity(),
+          ...this.human(),
           agent: params.get('application_name') || undefined,
           ...(channel ? { channel } : {}),
         },
@@ -164,6 +164,24 @@ export class ClientSession implements RelayedSession, teardown.EndingSession {
       clearTimeout(authTimer);
       handshake.queue.release();
       this.failClient(err);
+    }
+  }
+
+  /**
+   * The human this session acts for. An identity source whose sign-in has ended throws rather than name
+   * anyone: the client is refused (28000) with what to do, before anything reaches the upstream.
+   */
+  private human(): Human {
+    try {
+      return this.settings.identity();
+    } catch (err) {
+      throw fatal(
+        SqlState.invalidAuthorization,
+        `airlock: no signed-in identity: ${(err as Error).message}`,
+        {
+          hint: 'Sign in again (airlock login, or Accounts → Airlock in VS Code), then reconnect.',
+        },
+      );
     }
   }
 
