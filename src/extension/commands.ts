@@ -14,6 +14,8 @@ import type { ReplayPanels } from './replay-panel';
 import type { SessionsView } from './sessions-view';
 import type { Recordings } from './recordings';
 import { connectionEnv, type TerminalEnvironment } from './terminals';
+import type { ExplainView } from './explain-view';
+import { statementAt } from '../core/sql/statement-at';
 
 export interface CommandDeps {
   airlock: AirlockController;
@@ -23,6 +25,7 @@ export interface CommandDeps {
   sessionsTree: vscode.TreeView<unknown>;
   replays: ReplayPanels;
   terminals: TerminalEnvironment;
+  explanations: ExplainView;
   log: OutputLog;
 }
 
@@ -185,17 +188,28 @@ async function openPolicy(d: CommandDeps): Promise<void> {
   await vscode.window.showTextDocument(doc);
 }
 
+/**
+ * The gate's own decision on the statement under the cursor (or the selection): the same pipeline the
+ * proxy decides with, on the connection's catalog, with what masking does to it. Opens read-only.
+ */
 async function explainStatement(d: CommandDeps): Promise<void> {
+  // The engine loads the SQL parser, which also finds the statement under the cursor.
+  const services = await d.airlock.policyServices();
   const editor = vscode.window.activeTextEditor;
-  const sql = editor
-    ? editor.document.getText(editor.selection.isEmpty ? undefined : editor.selection)
-    : await vscode.window.showInputBox({ prompt: 'The SQL to explain' });
-  if (!sql?.trim()) throw new Error('select a statement to explain');
+  const sql = !editor
+    ? await vscode.window.showInputBox({ prompt: 'The SQL to explain' })
+    : editor.selection.isEmpty
+      ? statementAt(editor.document.getText(), editor.document.offsetAt(editor.selection.active))
+      : editor.document.getText(editor.selection);
+  if (!sql?.trim()) throw new Error('put the cursor in a statement (or select one) to explain it');
   const connection = d.airlock.endpoints()[0]?.name ?? (await d.airlock.connectionNames())[0] ?? 'default';
-  const { text } = await (await d.airlock.policyServices()).explain(connection, sql, null);
+  const { effect, text } = await services.explain(connection, sql, null);
   for (const line of `explain on ${connection}:\n${text}`.split('\n')) d.log.info(line);
-  const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content: `${text}\n` });
-  await vscode.window.showTextDocument(doc, vscode.ViewColumn.Beside, true);
+  const head = printable(sql.replace(/\s+/g, ' ').trim()).slice(0, 40);
+  await d.explanations.show(
+    `${effect.toUpperCase()} — ${head}.txt`,
+    `-- on connection ${connection}\n${text}\n`,
+  );
 }
 
 async function verify(d: CommandDeps): Promise<void> {

@@ -10,6 +10,7 @@ import { Recordings } from './recordings';
 import { SessionsView } from './sessions-view';
 import { StatusBar } from './status-bar';
 import { TerminalEnvironment } from './terminals';
+import { ExplainView } from './explain-view';
 import { localBackend, type AirlockServices } from '../agents/backend';
 import { registerLanguageModelTools, registerMcpServerProvider } from './lm-tools';
 
@@ -33,6 +34,7 @@ export function activate(context: vscode.ExtensionContext): void {
   });
   const replays = new ReplayPanels(context.extensionUri, () => recordings.open(), log);
   const terminals = new TerminalEnvironment(context.environmentVariableCollection);
+  const explanations = new ExplainView();
   context.subscriptions.push(
     channel,
     approvals,
@@ -46,7 +48,18 @@ export function activate(context: vscode.ExtensionContext): void {
       // Connect, disconnect and a reload after the configuration changed all move the listener.
       terminals.apply(airlock.endpoints()[0]);
     }),
-    ...registerCommands({ airlock, approvals, sessions, recordings, sessionsTree, replays, terminals, log }),
+    explanations,
+    ...registerCommands({
+      airlock,
+      approvals,
+      sessions,
+      recordings,
+      sessionsTree,
+      replays,
+      terminals,
+      explanations,
+      log,
+    }),
   );
   registerAgents(context, airlock, log);
   // A changed configuration is applied on request: reconnecting drops the clients' sessions.
