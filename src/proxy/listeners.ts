@@ -10,6 +10,7 @@ import type { AgentChannel, Human } from '../core/identity/actor';
 import { makeVerifier } from './postgres/auth/scram';
 import { newListenerSecrets } from './postgres/auth/channel-secrets';
 import { PostgresListener } from './postgres/listener';
+import { SqlState, fatal } from './postgres/protocol/errors';
 import { PostgresConnectionServices } from './postgres/connection-services';
 import type { PolicyState } from '../core/policy/source';
 
@@ -49,15 +50,41 @@ export interface RunningProxy {
 
 const DEFAULT_MAX_MESSAGE = 128 * 1024 * 1024;
 
+/**
+ * Where the upstream password comes from, read at connect time (a rotated secret is picked up, nothing
+ * is held longer than needed). A source that is configured but empty says which variable or file, and
+ * in which process's environment, is missing.
+ */
 function passwordSource(c: ConnectionConfig): () => Promise<string | undefined> {
-  // Read at connect time, so a rotated secret is picked up and nothing is held longer than needed.
   if (c.passwordEnv) {
     const name = c.passwordEnv;
-    return async () => process.env[name];
+    return async () => {
+      const value = process.env[name];
+      if (value !== undefined) return value;
+      throw fatal(
+        SqlState.invalidPassword,
+        `airlock: connection "${c.name}" reads its upstream password from the environment variable ${name} (passwordEnv), which is not set in the environment of the process running Airlock (pid ${process.pid})`,
+        {
+          hint: `Set ${name} in the environment Airlock starts in: for VS Code, before VS Code starts (a variable exported in a terminal does not reach it), for airlock proxy, in its shell or service unit; or use passwordFile.`,
+        },
+      );
+    };
   }
   if (c.passwordFile) {
     const file = c.passwordFile;
-    return async () => (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+    return async () => {
+      try {
+        return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+      } catch (err) {
+        throw fatal(
+          SqlState.invalidPassword,
+          `airlock: connection "${c.name}" reads its upstream password from ${file} (passwordFile), which cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+          {
+            hint: 'Create the file (mode 0600) holding only the password, readable by the user running Airlock.',
+          },
+        );
+      }
+    };
   }
   return async () => undefined;
 }

@@ -290,16 +290,38 @@ describe('postgres proxy: upstream TLS modes and authentication methods', functi
       assert.equal((await through(p, facts)).user, 'postgres');
     });
 
+    it('a passwordFile that cannot be read: an error naming the file and the reason', async () => {
+      const missing = path.join(tmp, 'no-such-password-file');
+      const err = await refusal(
+        await proxy(shared, { connection: { passwordEnv: undefined, passwordFile: missing } }),
+      );
+      assert.equal(err.code, '28P01');
+      assert.match(
+        err.message,
+        new RegExp(`from ${missing} \\(passwordFile\\), which cannot be read: ENOENT`),
+      );
+      assert.match(err.hint ?? '', /0600/);
+    });
+
     for (const method of ['scram-sha-256', 'md5', 'password'] as const) {
       it(`${method}: no configured password → an error telling to set passwordEnv or passwordFile`, async () => {
-        for (const connection of [{ passwordEnv: undefined }, { passwordEnv: UNSET_ENV }]) {
-          const err = await refusal(await proxy(byAuth(method), { sslmode: sslFor(method), connection }));
-          assert.equal(err.code, '28P01');
-          assert.match(err.message, /no password is configured/);
-          const advice = `${err.message}\n${err.hint ?? ''}`;
-          assert.match(advice, /passwordEnv/);
-          assert.match(advice, /passwordFile/);
-        }
+        const unconfigured = await refusal(
+          await proxy(byAuth(method), { sslmode: sslFor(method), connection: { passwordEnv: undefined } }),
+        );
+        assert.equal(unconfigured.code, '28P01');
+        assert.match(unconfigured.message, /no password is configured/);
+        assert.match(`${unconfigured.message}\n${unconfigured.hint ?? ''}`, /passwordEnv[\s\S]*passwordFile/);
+        // Configured, but the variable is not set where Airlock runs: the error names it and the process.
+        const unset = await refusal(
+          await proxy(byAuth(method), { sslmode: sslFor(method), connection: { passwordEnv: UNSET_ENV } }),
+        );
+        assert.equal(unset.code, '28P01');
+        assert.match(
+          unset.message,
+          new RegExp(`environment variable ${UNSET_ENV} \\(passwordEnv\\), which is not set`),
+        );
+        assert.match(unset.message, new RegExp(`pid ${process.pid}`));
+        assert.match(unset.hint ?? '', /before VS Code starts[\s\S]*passwordFile/);
       });
     }
 
