@@ -29,6 +29,8 @@ export class AirlockController implements vscode.Disposable {
   readonly onDidChange = this.changed.event;
 
   private config: AirlockConfig | null = null;
+  /** The recordings folder of the last configuration that loaded. */
+  private lastRecordings: string | undefined;
   private origin: ConfigOrigin | null = null;
   private engine: Promise<Airlock> | null = null;
   /** The engine once built: what the UI reads without starting anything. */
@@ -82,7 +84,8 @@ export class AirlockController implements vscode.Disposable {
     try {
       return (file && loadConfig(file).recordings) || fallback;
     } catch {
-      return fallback;
+      // A configuration with a mistake keeps showing the recordings of the last one that loaded.
+      return this.lastRecordings ?? fallback;
     }
   }
 
@@ -105,6 +108,7 @@ export class AirlockController implements vscode.Disposable {
     // The sidebar replays what is recorded: the extension always records.
     config.recordings ??= path.join(this.context.globalStorageUri.fsPath, 'recordings');
     this.config = config;
+    this.lastRecordings = config.recordings;
     return config;
   }
 

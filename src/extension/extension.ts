@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { printable } from '../core/text/printable';
 import type { Logger } from '../core/log';
 import { humanAttribution } from '../core/identity/actor';
 import { outputLog } from './output-log';
@@ -64,12 +65,25 @@ export function activate(context: vscode.ExtensionContext): void {
   registerAgents(context, airlock, log);
   // A changed configuration is applied on request: reconnecting drops the clients' sessions.
   const configWatcher = vscode.workspace.createFileSystemWatcher('**/airlock.{yaml,yml,json}');
+  // A configuration that cannot be used is said where the person is, with the way to the fix.
+  const reload = () =>
+    airlock.reload().then(undefined, async (err: Error) => {
+      log.error(`reload: ${err.message}`);
+      const file = airlock.configFile();
+      const open = 'Open Configuration';
+      const choice = await vscode.window.showErrorMessage(
+        `Airlock: the configuration cannot be used: ${printable(err.message)}`,
+        ...(file ? [open] : []),
+        'Show Log',
+      );
+      if (choice === open && file) await vscode.window.showTextDocument(vscode.Uri.file(file));
+      else if (choice === 'Show Log') log.show();
+    });
   const configChanged = () => {
-    if (airlock.endpoints().length === 0) return void airlock.reload();
+    if (airlock.endpoints().length === 0) return void reload();
     void vscode.window
       .showInformationMessage('Airlock: the configuration changed. Reconnect to apply it?', 'Reconnect')
-      .then((choice) => (choice === 'Reconnect' ? airlock.reload() : undefined))
-      .then(undefined, (err: Error) => log.error(`reconnect: ${err.message}`));
+      .then((choice) => (choice === 'Reconnect' ? reload() : undefined));
   };
   context.subscriptions.push(
     configWatcher,
