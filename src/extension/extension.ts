@@ -43,11 +43,12 @@ export function activate(context: vscode.ExtensionContext): void {
     sessions,
     sessionsTree,
     replays,
+    terminals,
     new StatusBar(airlock),
     airlock.onDidChange(() => {
       sessions.refreshSoon();
       // Connect, disconnect and a reload after the configuration changed all move the listener.
-      terminals.apply(airlock.endpoints()[0]);
+      terminals.apply(airlock.endpoints());
     }),
     explanations,
     ...registerCommands({

@@ -106,7 +106,7 @@ export class ScramServerExchange<S extends string = string> {
     }
     if (!match) {
       throw fatal(SqlState.invalidPassword, `password authentication failed for user "${user}"`, {
-        hint: 'Use the password from the Airlock ready file or the Airlock terminal; it changes every time Airlock starts.',
+        hint: 'The local password changes every time Airlock starts or reconnects: take it from the ready file, a terminal opened since (Airlock: Open Terminal), or Airlock: Copy Local Connection String.',
       });
     }
     this.authenticated = match.secret;
