@@ -2,6 +2,7 @@ import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { SignJWT, exportJWK, generateKeyPair, type JWK, type JWTPayload } from 'jose';
 import { generateSigningKey } from '../../src/core/policy/bundle';
 import type { ServerConfig } from '../../src/controlplane/server/config';
@@ -84,12 +85,13 @@ export async function serverConfigFor(
   };
 }
 
+/** Its request log goes to `logStream`, or nowhere: the test output stays readable. */
 export function startTestServer(
   config: ServerConfig,
   logStream?: NodeJS.WritableStream,
 ): Promise<RunningServer> {
   return startServer(config, {
     env: { AIRLOCK_SERVER_DATABASE_PASSWORD: sharedCluster().password },
-    ...(logStream ? { logStream } : {}),
+    logStream: logStream ?? new Writable({ write: (_chunk, _encoding, done) => done() }),
   });
 }
