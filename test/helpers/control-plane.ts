@@ -68,7 +68,7 @@ export async function signingKeyFile(
 /** A server config on a fresh database of the shared cluster (the password through the environment). */
 export async function serverConfigFor(
   database: string,
-  issuer: TestIssuer,
+  issuer: Pick<TestIssuer, 'issuer'>,
   keyFile: string,
   overrides: Partial<ServerConfig> = {},
 ): Promise<ServerConfig> {
