@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../src/core/log';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { PolicyGate } from '../../src/core/gate/gate';
+import type { Decision } from '../../src/core/gate/decision';
 import { generateSigningKey } from '../../src/core/policy/bundle';
+import { loadSqlParser } from '../../src/core/sql/parser';
 import { ServerPolicySource } from '../../src/controlplane/client/policy-source';
 import type { ServerConfig } from '../../src/controlplane/server/config';
 import type { RunningServer } from '../../src/controlplane/server/server';
@@ -123,6 +127,59 @@ describe('the control plane policy source (workstation side)', function () {
       state.ok ? '' : state.reason,
       /withdrew the policy: your account is not in any group that may use `shop`/,
     );
+  });
+
+  it('the gate decides each identity by the policy the server resolved for its groups', async () => {
+    await loadSqlParser();
+    const res = await fetch(`${server!.url}/v1/policies/shop-ops`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        document: {
+          version: 1,
+          name: 'ops',
+          rules: [{ name: 'no-reads', effect: 'deny', when: { kinds: ['read'] } }],
+        },
+        groups: ['ops'],
+        connections: ['shop'],
+        comment: 'ops write only',
+      }),
+    });
+    assert.equal(res.status, 201);
+    await putConnection(['dev', 'ops']);
+    const decide = async (groups: string[]) => {
+      const token = await issuer.token({ sub: groups[0], groups });
+      const gate = new PolicyGate(await open(async () => token), null, silentLogger);
+      const actor = { user: groups[0], groups };
+      return gate.decide(
+        { connection: 'shop', sessionId: 's', actor },
+        { kind: 'sql', text: 'select 1' },
+      ) as Decision;
+    };
+    const dev = await decide(['dev']);
+    const ops = await decide(['ops']);
+    assert.deepEqual([dev.effect, dev.rule], ['allow', 'reads']);
+    assert.deepEqual([ops.effect, ops.rule], ['deny', 'no-reads']);
+  });
+
+  it('follows a key rotation: a bundle signed by a new key published at /v1/keys is accepted', async () => {
+    const dev = await issuer.token({ sub: 'bob', groups: ['dev'] });
+    const source = await open(async () => dev);
+    const before = source.state();
+    assert.ok(before.ok);
+    // The operator puts a new key in front (it signs) and keeps the old one published; the instance
+    // restarts on the same address, and the running source, which read the old keys, must follow.
+    const rotated = await generateSigningKey('bundle-key-2');
+    const current = JSON.parse(readFileSync(keys.file, 'utf8')) as { keys: object[] };
+    writeFileSync(keys.file, JSON.stringify({ keys: [rotated.privateJwk, ...current.keys] }));
+    chmodSync(keys.file, 0o600);
+    const port = Number(new URL(server!.url).port);
+    await server!.close();
+    server = await startTestServer({ ...config, listen: { host: '127.0.0.1', port } });
+    await until(() => {
+      const s = source.state();
+      return s.ok && s.active.id !== before.active.id;
+    }, 'the bundle signed by the new key');
   });
 
   it('with the server stopped: the cached bundle until its exp, then every statement is denied', async () => {
