@@ -85,13 +85,16 @@ export async function serverConfigFor(
   };
 }
 
-/** Its request log goes to `logStream`, or nowhere: the test output stays readable. */
+/** A log sink that keeps nothing: the test output stays readable. */
+export const discardLog = () => new Writable({ write: (_chunk, _encoding, done) => done() });
+
+/** Its request log goes to `logStream`, or nowhere. */
 export function startTestServer(
   config: ServerConfig,
   logStream?: NodeJS.WritableStream,
 ): Promise<RunningServer> {
   return startServer(config, {
     env: { AIRLOCK_SERVER_DATABASE_PASSWORD: sharedCluster().password },
-    logStream: logStream ?? new Writable({ write: (_chunk, _encoding, done) => done() }),
+    logStream: logStream ?? discardLog(),
   });
 }
