@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { SignJWT, generateKeyPair } from 'jose';
 import { verifyPolicyBundle } from '../../src/core/policy/bundle';
@@ -269,6 +272,30 @@ describe('airlock server: the HTTP API over PostgreSQL', function () {
       const res = await call(a, 'GET', '/v1/policies', none);
       assert.equal(res.status, 401);
     });
+  });
+
+  it('serves https with the configured certificate', async () => {
+    const c = sharedCluster();
+    const config = await serverConfigFor('airlock_server_api_tls', issuer, keys.file, {
+      tls: { cert: path.join(c.dir, 'server.crt'), key: path.join(c.dir, 'server.key') },
+    });
+    const tls = await startTestServer(config);
+    try {
+      assert.equal(tls.tls, true);
+      assert.match(tls.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+      const body = await new Promise<string>((resolve, reject) => {
+        https
+          .get(`${tls.url}/v1/keys`, { ca: readFileSync(c.caFile) }, (res) => {
+            let text = '';
+            res.on('data', (d: Buffer) => (text += d.toString()));
+            res.on('end', () => resolve(text));
+          })
+          .on('error', reject);
+      });
+      assert.deepEqual(JSON.parse(body), keys.jwks);
+    } finally {
+      await tls.close();
+    }
   });
 
   it('logs JSON lines and never a token', () => {
