@@ -1,3 +1,5 @@
+import type { JSONWebKeySet } from 'jose';
+
 /**
  * What a workstation calls on the control plane. The access token travels in the Authorization header
  * only, never in a URL; errors carry the server's message, which says what to do.
@@ -66,13 +68,10 @@ export async function serverError(res: Response): Promise<ServerError> {
 }
 
 /** The server's public bundle keys (GET /v1/keys needs no token). */
-export async function fetchServerKeys(
-  server: string,
-  timeoutMs = 10_000,
-): Promise<import('jose').JSONWebKeySet> {
+export async function fetchServerKeys(server: string, timeoutMs = 10_000): Promise<JSONWebKeySet> {
   const res = await fetch(server.replace(/\/+$/, '') + '/v1/keys', {
     signal: AbortSignal.timeout(timeoutMs),
   });
   if (!res.ok) throw await serverError(res);
-  return (await res.json()) as import('jose').JSONWebKeySet;
+  return (await res.json()) as JSONWebKeySet;
 }
