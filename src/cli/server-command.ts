@@ -14,7 +14,7 @@ airlock server policy push NAME FILE --groups G1,G2 --connections C1,C2|* --comm
 airlock server policy list|history NAME|diff NAME FILE [--server URL]
 airlock server connection put NAME --upstream host:port/database --groups G1,G2 [--server URL]
 
-start:      runs the control plane (docs/server.md). Its store is the PostgreSQL of --database-url or
+start:      runs the control plane (docs/server.md) from --config (default ./server.yaml). Its store is the PostgreSQL of --database-url or
             database.url (the password from AIRLOCK_SERVER_DATABASE_PASSWORD or database.passwordFile),
             else the embedded one (PGlite, one instance). Prints where it listens and whether with TLS.
 policy:     push adds the next version of a policy (checked as the proxy checks it) for identities in
@@ -104,8 +104,7 @@ export async function serverCommand(
 }
 
 async function start(o: ServerOptions): Promise<number> {
-  if (!o.config) throw new UsageError('--config server.yaml is required', serverUsage);
-  const config = await loadServerConfig(o.config);
+  const config = await loadServerConfig(o.config ?? 'server.yaml');
   if (o['database-url']) {
     if (new URL(o['database-url']).password)
       throw new UsageError(
