@@ -1,7 +1,7 @@
 import type { JSONWebKeySet } from 'jose';
 import type { Logger } from '../../core/log';
 import { BundleError, verifyPolicyBundle, type VerifiedBundle } from '../../core/policy/bundle';
-import type { ActivePolicy, PolicyState } from '../../core/policy/source';
+import type { ActivePolicy, PolicyState, PolicyStateSource } from '../../core/policy/source';
 import { ServerClient, fetchServerKeys, serverError, type AccessToken } from './api-client';
 
 export interface ServerPolicySourceOptions {
@@ -24,7 +24,7 @@ export interface ServerPolicySourceOptions {
  * says the caller may no longer use the connection, every statement is denied with the reason.
  * Same shape as PolicySource (`state()`, `close()`), so the engine's gate can use either.
  */
-export class ServerPolicySource {
+export class ServerPolicySource implements PolicyStateSource {
   private active: ActivePolicy | null = null;
   private etag: string | null = null;
   private keys: JSONWebKeySet | null;
