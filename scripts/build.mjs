@@ -1,6 +1,6 @@
 // Bundles the CLI and the extension host entry with esbuild; `vscode` stays external.
 import { build } from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync } from 'node:fs';
 
 const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning' };
 const entries = [
@@ -42,5 +42,7 @@ await import(new URL('../out/write-schemas.js', import.meta.url).href);
 // The PostgreSQL parser's WASM is loaded from beside the bundle;
 mkdirSync('dist', { recursive: true });
 copyFileSync('node_modules/libpg-query/wasm/libpg-query.wasm', 'dist/libpg-query.wasm');
+// The control plane's store migrations are read from beside the bundle.
+cpSync('src/controlplane/server/migrations', 'dist/migrations', { recursive: true });
 // sql.js (the recordings index) likewise.
 copyFileSync('node_modules/sql.js/dist/sql-wasm.wasm', 'dist/sql-wasm.wasm');

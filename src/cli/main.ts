@@ -8,6 +8,7 @@ import { verifyCommand, verifyUsage } from './verify-command';
 import { sessionsCommand, sessionsUsage } from './sessions-command';
 import { mcpCommand, mcpUsage } from './mcp-command';
 import { approvalsCommand, approvalsUsage } from './approvals-command';
+import { serverCommand, serverUsage } from './server-command';
 import { writeText } from './human-output';
 
 const usage = `Usage: airlock <command> [options]
@@ -20,6 +21,7 @@ Commands:
   ${mcpUsage.split('\n')[0]}
   ${approvalsUsage.split('\n')[0]}
   ${policyUsage.split('\n').slice(0, 3).join('\n  ')}
+  ${serverUsage.split('\n').slice(0, 4).join('\n  ')}
 
 airlock <command> --help shows more.`;
 
@@ -53,6 +55,13 @@ async function main(argv: string[]): Promise<number> {
       format: { type: 'string' },
       session: { type: 'boolean' },
       reason: { type: 'string' },
+      'database-url': { type: 'string' },
+      server: { type: 'string' },
+      groups: { type: 'string' },
+      connections: { type: 'string' },
+      comment: { type: 'string' },
+      priority: { type: 'string' },
+      upstream: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -77,6 +86,9 @@ async function main(argv: string[]): Promise<number> {
     case 'approvals':
       if (values.help) return help(approvalsUsage);
       return approvalsCommand(positionals[0], positionals.slice(1), values);
+    case 'server':
+      if (values.help) return help(serverUsage);
+      return serverCommand(positionals[0], positionals.slice(1), values);
     case 'demo':
       if (values.help) return help(demoUsage);
       return demoCommand(values);

@@ -17,9 +17,11 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   proxy: ['core', 'config'],
   agents: ['core', 'config', 'proxy'],
   ipc: ['core', 'config', 'proxy', 'agents'],
-  engine: ['core', 'config', 'proxy', 'agents', 'ipc'],
-  cli: ['core', 'config', 'proxy', 'agents', 'ipc', 'engine', 'demo'],
-  extension: ['core', 'config', 'proxy', 'agents', 'ipc', 'engine', 'demo', 'shared'],
+  // The control plane's server and the workstation's client of it: policy and identity types from core.
+  controlplane: ['core', 'config'],
+  engine: ['core', 'config', 'proxy', 'agents', 'ipc', 'controlplane'],
+  cli: ['core', 'config', 'proxy', 'agents', 'ipc', 'engine', 'demo', 'controlplane'],
+  extension: ['core', 'config', 'proxy', 'agents', 'ipc', 'engine', 'demo', 'shared', 'controlplane'],
   // Browser-side code of the panels: the typed protocol and pure helpers only.
   webview: ['core', 'shared'],
 };

@@ -27,6 +27,8 @@ export interface VerifiedBundle {
   expiresAt: number;
   /** sha256 of the bundle: what recordings cite as the policy in force. */
   id: string;
+  /** The other claims of the payload (a control plane's bundle names its connection and policy version). */
+  claims: Record<string, unknown>;
 }
 
 export class BundleError extends Error {
@@ -43,7 +45,7 @@ export function bundleId(jws: string): string {
 export async function signPolicyBundle(
   policy: PolicyDocument,
   privateJwk: JWK,
-  options: { kid?: string; ttlSeconds: number; now?: number },
+  options: { kid?: string; ttlSeconds: number; now?: number; claims?: Record<string, unknown> },
 ): Promise<string> {
   const kid = options.kid ?? privateJwk.kid;
   if (!kid) throw new BundleError('the signing key has no kid; pass one');
@@ -51,7 +53,7 @@ export async function signPolicyBundle(
   if (!alg) throw new BundleError('the signing key names no alg');
   const key = await importJWK(privateJwk, alg);
   const iat = Math.floor((options.now ?? Date.now()) / 1000);
-  return new SignJWT({ policy: policy as unknown as Record<string, unknown> })
+  return new SignJWT({ ...options.claims, policy: policy as unknown as Record<string, unknown> })
     .setProtectedHeader({ alg, kid, typ: BUNDLE_TYPE })
     .setIssuedAt(iat)
     .setExpirationTime(iat + options.ttlSeconds)
@@ -87,7 +89,16 @@ export async function verifyPolicyBundle(
   }
   if (!kid) throw new BundleError('the policy bundle names no kid');
   const policy = parsePolicy(JSON.stringify(payload.policy ?? null), 'policy bundle');
-  return { policy, kid, issuedAt: Number(payload.iat), expiresAt: Number(payload.exp), id: bundleId(text) };
+  const claims = { ...payload };
+  for (const k of ['policy', 'iat', 'exp']) delete claims[k];
+  return {
+    policy,
+    kid,
+    issuedAt: Number(payload.iat),
+    expiresAt: Number(payload.exp),
+    id: bundleId(text),
+    claims,
+  };
 }
 
 /** A fresh Ed25519 signing key and the JWKS that pins its public half. */

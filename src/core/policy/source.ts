@@ -22,6 +22,12 @@ export interface ActivePolicy {
 
 export type PolicyState = { ok: true; active: ActivePolicy } | { ok: false; reason: string };
 
+/** What the engine needs of any policy source: this file's, or the control plane's (per connection). */
+export interface PolicyStateSource {
+  state(now?: number): PolicyState;
+  close(): void;
+}
+
 const isUrl = (s: string) => /^https?:\/\//.test(s);
 
 async function fetchText(location: string): Promise<string> {
@@ -36,7 +42,7 @@ async function fetchText(location: string): Promise<string> {
  * refresh interval, the last good one is kept while a refresh fails, and once it expires every
  * statement is denied until a valid bundle arrives (fail closed).
  */
-export class PolicySource {
+export class PolicySource implements PolicyStateSource {
   private active: ActivePolicy | null = null;
   private lastError = '';
   private timer: NodeJS.Timeout | null = null;
