@@ -6,8 +6,10 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { rm } from 'node:fs/promises';
 import {
   airlockConfigFor,
+  defer,
   directTarget,
   ensureBuilt,
   exec,
@@ -191,7 +193,12 @@ export async function pgbenchBenchmark(
   return scoped(() => measure(options, airlockConfig));
 }
 
-const recordingFolder = () => ({ recordings: mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-rec-')) });
+/** A recordings folder of the run's own, removed when the benchmark ends (also on error). */
+const recordingFolder = () => {
+  const recordings = mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-rec-'));
+  defer(() => rm(recordings, { recursive: true, force: true }));
+  return { recordings };
+};
 
 async function measure(options, airlockConfig) {
   const cluster = await startPgCluster();

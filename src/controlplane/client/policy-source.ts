@@ -1,7 +1,12 @@
 import type { JSONWebKeySet } from 'jose';
 import type { Logger } from '../../core/log';
 import { BundleError, verifyPolicyBundle, type VerifiedBundle } from '../../core/policy/bundle';
-import type { ActivePolicy, PolicyState, PolicyStateSource } from '../../core/policy/source';
+import {
+  activeState,
+  type ActivePolicy,
+  type PolicyState,
+  type PolicyStateSource,
+} from '../../core/policy/source';
 import { ServerClient, fetchServerKeys, serverError, type AccessToken } from './api-client';
 
 export interface ServerPolicySourceOptions {
@@ -133,13 +138,7 @@ export class ServerPolicySource implements PolicyStateSource {
         reason: `no verified policy from the control plane (${this.lastError || 'not loaded'})`,
       };
     }
-    if (a.expiresAt !== undefined && now >= a.expiresAt) {
-      return {
-        ok: false,
-        reason: `the policy bundle expired at ${new Date(a.expiresAt).toISOString()}${this.lastError ? ` and refreshing failed: ${this.lastError}` : ''}`,
-      };
-    }
-    return { ok: true, active: a };
+    return activeState(a, this.lastError, now);
   }
 
   close(): void {

@@ -102,16 +102,21 @@ export class PolicySource implements PolicyStateSource {
   state(now = Date.now()): PolicyState {
     const a = this.active;
     if (!a) return { ok: false, reason: `no valid policy is available (${this.lastError || 'not loaded'})` };
-    if (a.expiresAt !== undefined && now >= a.expiresAt) {
-      return {
-        ok: false,
-        reason: `the policy bundle expired at ${new Date(a.expiresAt).toISOString()}${this.lastError ? ` and refreshing failed: ${this.lastError}` : ''}`,
-      };
-    }
-    return { ok: true, active: a };
+    return activeState(a, this.lastError, now);
   }
 
   close(): void {
     if (this.timer) clearInterval(this.timer);
   }
+}
+
+/** A policy in force until its `exp`; past it, denied with when it expired and why refreshing failed. */
+export function activeState(active: ActivePolicy, lastError: string, now: number): PolicyState {
+  if (active.expiresAt !== undefined && now >= active.expiresAt) {
+    return {
+      ok: false,
+      reason: `the policy bundle expired at ${new Date(active.expiresAt).toISOString()}${lastError ? ` and refreshing failed: ${lastError}` : ''}`,
+    };
+  }
+  return { ok: true, active };
 }
