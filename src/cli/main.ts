@@ -9,6 +9,14 @@ import { sessionsCommand, sessionsUsage } from './sessions-command';
 import { mcpCommand, mcpUsage } from './mcp-command';
 import { approvalsCommand, approvalsUsage } from './approvals-command';
 import { writeText } from './human-output';
+import {
+  loginCommand,
+  loginUsage,
+  logoutCommand,
+  logoutUsage,
+  whoamiCommand,
+  whoamiUsage,
+} from './login-command';
 
 const usage = `Usage: airlock <command> [options]
 
@@ -19,6 +27,9 @@ Commands:
   ${sessionsUsage.split('\n')[0]}
   ${mcpUsage.split('\n')[0]}
   ${approvalsUsage.split('\n')[0]}
+  ${loginUsage.split('\n')[0]}
+  ${logoutUsage.split('\n')[0]}
+  ${whoamiUsage.split('\n')[0]}
   ${policyUsage.split('\n').slice(0, 3).join('\n  ')}
 
 airlock <command> --help shows more.`;
@@ -53,6 +64,8 @@ async function main(argv: string[]): Promise<number> {
       format: { type: 'string' },
       session: { type: 'boolean' },
       reason: { type: 'string' },
+      device: { type: 'boolean' },
+      server: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -77,6 +90,15 @@ async function main(argv: string[]): Promise<number> {
     case 'approvals':
       if (values.help) return help(approvalsUsage);
       return approvalsCommand(positionals[0], positionals.slice(1), values);
+    case 'login':
+      if (values.help) return help(loginUsage);
+      return loginCommand(values);
+    case 'logout':
+      if (values.help) return help(logoutUsage);
+      return logoutCommand(values);
+    case 'whoami':
+      if (values.help) return help(whoamiUsage);
+      return whoamiCommand(values);
     case 'demo':
       if (values.help) return help(demoUsage);
       return demoCommand(values);

@@ -14,12 +14,14 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   shared: ['core'],
   config: ['core'],
   demo: ['core'],
+  // Sign-in at an OpenID provider: beside the proxy, never above it (it supplies the engine's human).
+  identity: ['core', 'config'],
   proxy: ['core', 'config'],
   agents: ['core', 'config', 'proxy'],
   ipc: ['core', 'config', 'proxy', 'agents'],
-  engine: ['core', 'config', 'proxy', 'agents', 'ipc'],
-  cli: ['core', 'config', 'proxy', 'agents', 'ipc', 'engine', 'demo'],
-  extension: ['core', 'config', 'proxy', 'agents', 'ipc', 'engine', 'demo', 'shared'],
+  engine: ['core', 'config', 'identity', 'proxy', 'agents', 'ipc'],
+  cli: ['core', 'config', 'identity', 'proxy', 'agents', 'ipc', 'engine', 'demo'],
+  extension: ['core', 'config', 'identity', 'proxy', 'agents', 'ipc', 'engine', 'demo', 'shared'],
   // Browser-side code of the panels: the typed protocol and pure helpers only.
   webview: ['core', 'shared'],
 };
