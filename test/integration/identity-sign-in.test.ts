@@ -204,6 +204,19 @@ describe('identity: sign-in at a real OpenID provider (oidc-provider)', function
     await signInFailure(OidcSession.resume(issuer, store), 'not-signed-in');
   });
 
+  it("the provider unreachable past the access token's life: current() throws, the stored sign-in stays for later", async () => {
+    const p = await start({ ttl: { accessToken: 2 } });
+    const { session, store } = await browserSignIn(p, 'dev');
+    await p.close();
+    idp = undefined;
+    await new Promise((r) => setTimeout(r, 2200));
+    assert.throws(
+      () => session.current(),
+      (e: unknown) => e instanceof SignInError && e.reason === 'session-ended' && /lapsed/.test(e.message),
+    );
+    assert.ok(await store.load(), 'an unreachable provider is no reason to forget the sign-in');
+  });
+
   it('a new process resumes the stored sign-in by renewing it', async () => {
     const p = await start();
     const { issuer, store } = await browserSignIn(p, 'dev');
