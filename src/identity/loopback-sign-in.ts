@@ -49,6 +49,8 @@ export async function startLoopbackSignIn(
   // The browser may answer before anyone awaits: a failure then must not count as unhandled.
   completed.catch(() => undefined);
   let done = false;
+  // The first answer on /callback is the only one considered, whatever it holds.
+  let answered = false;
   const finish = (outcome: { tokens: GrantResult } | { error: SignInError }) => {
     if (done) return;
     done = true;
@@ -72,10 +74,11 @@ export async function startLoopbackSignIn(
 
   server.on('request', (req, res) => {
     const url = new URL(req.url ?? '/', redirectUri);
-    if (req.method !== 'GET' || url.pathname !== '/callback' || done) {
+    if (req.method !== 'GET' || url.pathname !== '/callback' || answered) {
       res.writeHead(404).end();
       return;
     }
+    answered = true;
     // The answer to another sign-in (or a forged one) must not be redeemed: this sign-in ends.
     if (url.searchParams.get('state') !== state) {
       answer(

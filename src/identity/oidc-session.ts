@@ -78,10 +78,6 @@ export class OidcSession implements IdentitySource {
     return this.expiry;
   }
 
-  get signedIn(): boolean {
-    return this.ended === undefined && Date.now() < this.expiry.getTime();
-  }
-
   /** Subscribes to renewals and the end of the sign-in; returns the unsubscribe. */
   onDidChange(listener: (change: IdentityChange) => void): () => void {
     this.listeners.add(listener);
@@ -91,7 +87,8 @@ export class OidcSession implements IdentitySource {
   /**
    * Renews now with the stored refresh token (re-read each time: another process of the same person
    * may have rotated it). invalid_grant — revoked, expired, or the person lost access — ends the
-   * sign-in; an unreachable provider leaves it as it is until the access token expires, retrying.
+   * sign-in; an unreachable or failing provider leaves it as it is until the access token expires,
+   * retrying.
    */
   renew(): Promise<void> {
     this.renewing ??= this.renewOnce().finally(() => (this.renewing = undefined));
@@ -143,18 +140,17 @@ export class OidcSession implements IdentitySource {
       tokens = await oidc.refreshTokenGrant(this.issuer.client, refreshToken);
     } catch (err) {
       const error = explainOidcError(err, this.issuer.settings);
-      if (error.reason === 'issuer-unreachable') {
+      // Only a refusal of the grant (or of the client) is final; anything else — the provider down or
+      // failing — may pass, and the stored sign-in is kept for when it does.
+      const final =
+        (err as { error?: unknown }).error === 'invalid_grant' || error.reason === 'unknown-client';
+      if (!final) {
         if (!this.human) throw error;
         this.schedule(RETRY_MS);
         return;
       }
       await this.store.clear();
-      this.end(
-        new SignInError(
-          'session-ended',
-          `the identity provider ended your sign-in (${error.message.replace(/: run `airlock login` again$/, '')}): run \`airlock login\` again`,
-        ),
-      );
+      this.end(new SignInError('session-ended', `your sign-in ended: ${error.message}`));
       return;
     }
     try {
@@ -191,8 +187,9 @@ export class OidcSession implements IdentitySource {
 
   private schedule(ms: number): void {
     clearTimeout(this.timer);
-    // A forgotten session must not keep a process alive.
-    this.timer = setTimeout(() => void this.renew(), ms).unref();
+    // A renewal that could not even be tried (the store unreadable) is tried again; past the access
+    // token's life current() fails closed meanwhile. A forgotten session must not keep a process alive.
+    this.timer = setTimeout(() => this.renew().catch(() => this.schedule(RETRY_MS)), ms).unref();
   }
 
   private end(reason: SignInError): void {
