@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -202,6 +211,27 @@ describe('identity: airlock login, whoami, logout', function () {
     const after = await airlock('whoami', '--config', configFile);
     assert.equal(after.code, 1);
     assert.match(after.stderr, /not signed in to .*: run `airlock login`/);
+  });
+
+  it('with a desktop, login opens the browser on the authorization request alone (its argv holds no token)', async () => {
+    // A stand-in xdg-open that records its arguments: what any process listing would show.
+    const bin = path.join(dir, 'bin');
+    const argvLog = path.join(dir, 'xdg-open.argv');
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, 'xdg-open'), `#!/bin/sh\nprintf '%s\\n' "$@" > '${argvLog}'\n`, {
+      mode: 0o755,
+    });
+    env = { ...env, DISPLAY: ':99', PATH: `${bin}:${env.PATH}` };
+    const login = startAirlock(['login', '--config', configFile], /^ {2}(http:\/\/\S+)$/m);
+    const printed = (await login.matched)[1];
+    assert.equal((await fetch(await idp.loginAt(printed, 'dev'))).status, 200);
+    const done = await login.ended;
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, /Sign in in the browser window that opened/);
+    // xdg-open runs detached: wait for its record rather than assume it has run.
+    for (let i = 0; i < 50 && !existsSync(argvLog); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(readFileSync(argvLog, 'utf8'), `${printed}\n`);
+    storedRefreshToken();
   });
 
   it('login --device: the code entered elsewhere signs in; whoami names the reviewer', async () => {
