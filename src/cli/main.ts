@@ -10,6 +10,14 @@ import { mcpCommand, mcpUsage } from './mcp-command';
 import { approvalsCommand, approvalsUsage } from './approvals-command';
 import { serverCommand, serverUsage } from './server-command';
 import { writeText } from './human-output';
+import {
+  loginCommand,
+  loginUsage,
+  logoutCommand,
+  logoutUsage,
+  whoamiCommand,
+  whoamiUsage,
+} from './login-command';
 
 const usage = `Usage: airlock <command> [options]
 
@@ -20,6 +28,9 @@ Commands:
   ${sessionsUsage.split('\n')[0]}
   ${mcpUsage.split('\n')[0]}
   ${approvalsUsage.split('\n')[0]}
+  ${loginUsage.split('\n')[0]}
+  ${logoutUsage.split('\n')[0]}
+  ${whoamiUsage.split('\n')[0]}
   ${policyUsage.split('\n').slice(0, 3).join('\n  ')}
   ${serverUsage.split('\n').slice(0, 4).join('\n  ')}
 
@@ -62,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
       comment: { type: 'string' },
       priority: { type: 'string' },
       upstream: { type: 'string' },
+      device: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -89,6 +101,15 @@ async function main(argv: string[]): Promise<number> {
     case 'server':
       if (values.help) return help(serverUsage);
       return serverCommand(positionals[0], positionals.slice(1), values);
+    case 'login':
+      if (values.help) return help(loginUsage);
+      return loginCommand(values);
+    case 'logout':
+      if (values.help) return help(logoutUsage);
+      return logoutCommand(values);
+    case 'whoami':
+      if (values.help) return help(whoamiUsage);
+      return whoamiCommand(values);
     case 'demo':
       if (values.help) return help(demoUsage);
       return demoCommand(values);

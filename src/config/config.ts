@@ -24,6 +24,20 @@ export interface AirlockConfig {
   /** Largest single protocol message the proxy buffers (bytes). */
   maxMessageBytes?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Sign-in at the company's OpenID provider (`airlock login`); absent: the OS user, unverified. */
+  identity?: IdentityConfig;
+}
+
+export interface IdentityConfig {
+  /** The OpenID provider's issuer identifier: https, or http on a loopback address (demo). */
+  issuer: string;
+  /** The public client registered for Airlock at the provider (no secret). */
+  clientId: string;
+  scopes?: string[];
+  /** The ID token claim holding the person's groups (default `groups`). */
+  groupsClaim?: string;
+  /** RFC 8707 resource indicator naming the Airlock server, for providers that use one. */
+  resource?: string;
 }
 
 export interface ConnectionConfig {
@@ -119,6 +133,36 @@ export const configSchema = {
     },
     maxMessageBytes: { type: 'integer', minimum: 65536, maximum: 1073741824 },
     logLevel: { enum: ['debug', 'info', 'warn', 'error'] },
+    identity: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['issuer', 'clientId'],
+      description: 'Sign-in at an OpenID provider (airlock login); see docs/identity.md.',
+      properties: {
+        issuer: {
+          type: 'string',
+          pattern: '^(https://|http://(127\\.0\\.0\\.1|localhost|\\[::1\\])(:\\d+)?(/|$))',
+          description:
+            'Issuer identifier of the OpenID provider: https (http only on loopback, for the demo).',
+        },
+        clientId: { type: 'string', minLength: 1, description: 'The public client registered for Airlock.' },
+        scopes: {
+          type: 'array',
+          items: { type: 'string', pattern: '^[!#-\\[\\]-~]+$' },
+          description: 'Scopes to request (default: openid email profile offline_access).',
+        },
+        groupsClaim: {
+          type: 'string',
+          minLength: 1,
+          description: 'ID token claim with the groups (default groups).',
+        },
+        resource: {
+          type: 'string',
+          pattern: '^[a-z][a-z0-9+.-]*:',
+          description: 'RFC 8707 resource indicator of the Airlock server.',
+        },
+      },
+    },
   },
 } as const;
 

@@ -14,14 +14,27 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   shared: ['core'],
   config: ['core'],
   demo: ['core'],
+  // Sign-in at an OpenID provider: beside the proxy, never above it (it supplies the engine's human).
+  identity: ['core', 'config'],
   proxy: ['core', 'config'],
   agents: ['core', 'config', 'proxy'],
   ipc: ['core', 'config', 'proxy', 'agents'],
   // The control plane's server and the workstation's client of it: policy and identity types from core.
   controlplane: ['core', 'config'],
-  engine: ['core', 'config', 'proxy', 'agents', 'ipc', 'controlplane'],
-  cli: ['core', 'config', 'proxy', 'agents', 'ipc', 'engine', 'demo', 'controlplane'],
-  extension: ['core', 'config', 'proxy', 'agents', 'ipc', 'engine', 'demo', 'shared', 'controlplane'],
+  engine: ['core', 'config', 'identity', 'proxy', 'agents', 'ipc', 'controlplane'],
+  cli: ['core', 'config', 'identity', 'proxy', 'agents', 'ipc', 'engine', 'demo', 'controlplane'],
+  extension: [
+    'core',
+    'config',
+    'identity',
+    'proxy',
+    'agents',
+    'ipc',
+    'engine',
+    'demo',
+    'shared',
+    'controlplane',
+  ],
   // Browser-side code of the panels: the typed protocol and pure helpers only.
   webview: ['core', 'shared'],
 };
