@@ -7,7 +7,7 @@ import { ApprovalPanel } from './approval-panel';
 import { registerCommands } from './commands';
 import { ReplayPanels } from './replay-panel';
 import { Recordings } from './recordings';
-import { SessionsView } from './sessions-view';
+import { pendingReviewsBadge, SessionsView } from './sessions-view';
 import { StatusBar } from './status-bar';
 import { TerminalEnvironment } from './terminals';
 import { localBackend, type AirlockServices } from '../agents/backend';
@@ -42,6 +42,7 @@ export function activate(context: vscode.ExtensionContext): void {
     replays,
     new StatusBar(airlock),
     airlock.onDidChange(() => {
+      sessionsTree.badge = pendingReviewsBadge(airlock.approvals.pending().length);
       sessions.refreshSoon();
       // Connect, disconnect and a reload after the configuration changed all move the listener.
       terminals.apply(airlock.endpoints()[0]);
