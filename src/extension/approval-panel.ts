@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { OutputLog } from './output-log';
 import { actorLabel } from '../core/identity/actor';
+import { printable } from '../core/text/printable';
 import type { PendingReview } from '../core/approvals/queue';
 import { describeFunction } from '../core/policy/evaluate';
 import { qualifiedName, type StatementFacts } from '../core/sql/facts';
@@ -161,12 +162,14 @@ export class ApprovalPanel implements vscode.Disposable {
     let withdraw: () => void = () => undefined;
     const gone = new Promise<void>((resolve) => (withdraw = resolve));
     entry.withdraw = withdraw;
-    const who = actorLabel(p.request.actor);
+    const [who, connection, rule] = [actorLabel(p.request.actor), p.request.connection, p.request.rule].map(
+      notificationText,
+    );
     const review = `command:airlock.showPendingApprovals?${encodeURIComponent(JSON.stringify([p.request.id]))}`;
     void vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: `Airlock: ${who} wants to run a statement on "${p.request.connection}" that needs your review (rule "${p.request.rule}").`,
+        title: `Airlock: ${who} wants to run a statement on "${connection}" that needs your review (rule "${rule}").`,
         cancellable: true,
       },
       (progress, dismissed) => {
@@ -257,4 +260,12 @@ function webviewActor(a: PendingReview['request']['actor']): PendingApproval['ac
 
 function outcomeText(o: DecidedApproval['outcome']): string {
   return o === 'timed out' ? 'it timed out and was denied' : o === 'withdrawn' ? 'the client withdrew it' : o;
+}
+
+/**
+ * A client-chosen name as notification text: notifications render `[text](target)` as a link, and a
+ * link may run a command, so a client must not be able to place one. Brackets become look-alikes.
+ */
+function notificationText(name: string): string {
+  return printable(name).replace(/\[/g, '［').replace(/\]/g, '］');
 }
