@@ -1,27 +1,39 @@
 import * as vscode from 'vscode';
 import type { OutputLog } from './output-log';
 import { actorLabel } from '../core/identity/actor';
+import { printable } from '../core/text/printable';
 import type { PendingReview } from '../core/approvals/queue';
 import { describeFunction } from '../core/policy/evaluate';
 import { qualifiedName, type StatementFacts } from '../core/sql/facts';
 import {
   parseApprovalPanelReply,
   type ApprovalPanelMessage,
+  type DecidedApproval,
   type PendingApproval,
 } from '../shared/webviews/approval-protocol';
 import type { AirlockController } from './airlock-controller';
 import { webviewOptions, webviewPage } from './webview-page';
 
+/** How a new request interrupts the person (setting `airlock.approvals.interrupt`). */
+type Interrupt = 'notification' | 'panel' | 'statusBar';
+/** Decisions kept for the panel's history. */
+const HISTORY_LENGTH = 10;
+
 /**
  * The approval panel: the queue of statements waiting for the person at the keyboard. Decisions come
  * only from the panel (a user's click or key in it, bound to the request by its nonce); nothing an agent
  * can send — a command, a tool call, a Copilot auto-approve setting — reaches `ApprovalQueue.decide`.
- * When the panel is hidden, a notification with a Review action appears for each new request.
+ * A new request interrupts as `airlock.approvals.interrupt` says; its notification is withdrawn as soon as
+ * the request leaves the queue, so a late click never opens a request that is gone.
  */
 export class ApprovalPanel implements vscode.Disposable {
   static readonly viewType = 'airlock.approvals';
   private panel: vscode.WebviewPanel | null = null;
-  private readonly notified = new Set<string>();
+  /** Requests in the queue at the last change, and how to withdraw each one's notification. */
+  private readonly known = new Map<string, { request: PendingReview; withdraw?: () => void }>();
+  /** Decisions taken in this panel, by request id, until the request leaves the queue. */
+  private readonly decidedHere = new Map<string, DecidedApproval['outcome']>();
+  private readonly history: DecidedApproval[] = [];
   private readonly subscriptions: vscode.Disposable[] = [];
 
   constructor(
@@ -43,16 +55,31 @@ export class ApprovalPanel implements vscode.Disposable {
     return this.panel?.visible ?? false;
   }
 
-  show(): void {
+  /**
+   * Opens the panel, or reveals it where it already is: a second `Beside` would split off another editor
+   * group on every review. `requestId`: the request a notification was about; gone means it was decided
+   * or timed out meanwhile, and the person is told so rather than shown an empty queue.
+   */
+  show(options: { requestId?: string; preserveFocus?: boolean } = {}): void {
+    const { requestId, preserveFocus = false } = options;
+    if (requestId && !this.known.has(requestId)) {
+      const gone = this.history.find((h) => h.id === requestId);
+      void vscode.window.showInformationMessage(
+        gone
+          ? `Airlock: that request is gone — ${outcomeText(gone.outcome)}${gone.by ? ` by ${gone.by}` : ''} at ${new Date(gone.at).toLocaleTimeString()}.`
+          : 'Airlock: that request is gone (decided or timed out).',
+      );
+      if (this.known.size === 0) return;
+    }
     if (this.panel) {
-      this.panel.reveal(vscode.ViewColumn.Beside, false);
+      this.panel.reveal(this.panel.viewColumn, preserveFocus);
       return;
     }
     this.adopt(
       vscode.window.createWebviewPanel(
         ApprovalPanel.viewType,
         'Airlock: Approvals',
-        { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false },
+        { viewColumn: vscode.ViewColumn.Beside, preserveFocus },
         webviewOptions(this.extensionUri),
       ),
     );
@@ -81,29 +108,90 @@ export class ApprovalPanel implements vscode.Disposable {
       return;
     }
     const done = this.airlock.approvals.decide(m.id, m.nonce, m.decision, m.reason);
+    if (done)
+      this.decidedHere.set(
+        m.id,
+        m.decision === 'deny'
+          ? 'denied'
+          : m.decision === 'approve-once'
+            ? 'approved once'
+            : 'approved for the session',
+      );
     if (done) this.log.info(`approval ${m.id}: ${m.decision}${m.reason ? ` (${m.reason})` : ''}`);
     else this.log.warn(`approval ${m.id}: decision ignored (already decided, timed out, or a stale nonce)`);
   }
 
   private queueChanged(): void {
-    this.post();
     const pending = this.airlock.approvals.pending();
+    const now = Date.now();
     const ids = new Set(pending.map((p) => p.request.id));
-    for (const id of this.notified) if (!ids.has(id)) this.notified.delete(id);
-    if (this.visible) return;
-    for (const p of pending) {
-      if (this.notified.has(p.request.id)) continue;
-      this.notified.add(p.request.id);
-      const who = actorLabel(p.request.actor);
-      void vscode.window
-        .showWarningMessage(
-          `Airlock: ${who} wants to run a statement on "${p.request.connection}" that needs your review (rule "${p.request.rule}").`,
-          'Review',
-        )
-        .then((choice) => {
-          if (choice === 'Review') this.show();
-        });
+    for (const [id, k] of this.known) {
+      if (ids.has(id)) continue;
+      k.withdraw?.();
+      this.known.delete(id);
+      // Not decided here: the gate's timer or the client ended it.
+      const outcome =
+        this.decidedHere.get(id) ?? (now >= k.request.deadline - 1000 ? 'timed out' : 'withdrawn');
+      this.decidedHere.delete(id);
+      this.remember(k.request, outcome, now);
     }
+    const fresh = pending.filter((p) => !this.known.has(p.request.id));
+    for (const p of pending) this.known.set(p.request.id, this.known.get(p.request.id) ?? { request: p });
+    this.post();
+    if (fresh.length === 0) return;
+    const interrupt = vscode.workspace
+      .getConfiguration('airlock.approvals')
+      .get<Interrupt>('interrupt', 'notification');
+    // A visible panel already shows the new request (posted above): nothing more to interrupt with.
+    if (this.visible || interrupt === 'statusBar') return;
+    if (interrupt === 'panel') {
+      // Not focused: a keystroke meant for the editor must not land in the panel.
+      this.show({ preserveFocus: true });
+      return;
+    }
+    for (const p of fresh) this.notify(p);
+  }
+
+  /**
+   * A notification that lives as long as the request: a progress notification (unlike a message, it
+   * can be closed by the extension) with a Review link carrying the request's id.
+   */
+  private notify(p: PendingReview): void {
+    const entry = this.known.get(p.request.id);
+    if (!entry) return;
+    let withdraw: () => void = () => undefined;
+    const gone = new Promise<void>((resolve) => (withdraw = resolve));
+    entry.withdraw = withdraw;
+    const [who, connection, rule] = [actorLabel(p.request.actor), p.request.connection, p.request.rule].map(
+      notificationText,
+    );
+    const review = `command:airlock.showPendingApprovals?${encodeURIComponent(JSON.stringify([p.request.id]))}`;
+    void vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `Airlock: ${who} wants to run a statement on "${connection}" that needs your review (rule "${rule}").`,
+        cancellable: true,
+      },
+      (progress, dismissed) => {
+        progress.report({ message: `[Review](${review})` });
+        dismissed.onCancellationRequested(withdraw);
+        return gone;
+      },
+    );
+  }
+
+  private remember(p: PendingReview, outcome: DecidedApproval['outcome'], at: number): void {
+    const r = p.request;
+    this.history.unshift({
+      id: r.id,
+      sql: r.sql,
+      actor: webviewActor(r.actor),
+      connection: r.connection,
+      outcome,
+      ...(outcome === 'timed out' || outcome === 'withdrawn' ? {} : { by: this.airlock.identity.user }),
+      at,
+    });
+    this.history.length = Math.min(this.history.length, HISTORY_LENGTH);
   }
 
   private post(): void {
@@ -115,6 +203,7 @@ export class ApprovalPanel implements vscode.Disposable {
         .pending()
         .filter((p) => p.deadline > now)
         .map((p) => this.toPending(p)),
+      history: this.history,
     };
     void this.panel.webview.postMessage(message);
   }
@@ -126,11 +215,7 @@ export class ApprovalPanel implements vscode.Disposable {
       nonce: p.nonce,
       connection: r.connection,
       sessionId: r.sessionId,
-      actor: {
-        user: r.actor.user,
-        ...(r.actor.agent ? { agent: r.actor.agent } : {}),
-        ...(r.actor.channel ? { channel: r.actor.channel } : {}),
-      },
+      actor: webviewActor(r.actor),
       sql: r.sql,
       rule: r.rule,
       ...(r.ruleDescription ? { ruleDescription: r.ruleDescription } : {}),
@@ -159,7 +244,28 @@ export class ApprovalPanel implements vscode.Disposable {
   }
 
   dispose(): void {
+    for (const k of this.known.values()) k.withdraw?.();
     this.panel?.dispose();
     for (const d of this.subscriptions) d.dispose();
   }
+}
+
+function webviewActor(a: PendingReview['request']['actor']): PendingApproval['actor'] {
+  return {
+    user: a.user,
+    ...(a.agent ? { agent: a.agent } : {}),
+    ...(a.channel ? { channel: a.channel } : {}),
+  };
+}
+
+function outcomeText(o: DecidedApproval['outcome']): string {
+  return o === 'timed out' ? 'it timed out and was denied' : o === 'withdrawn' ? 'the client withdrew it' : o;
+}
+
+/**
+ * A client-chosen name as notification text: notifications render `[text](target)` as a link, and a
+ * link may run a command, so a client must not be able to place one. Brackets become look-alikes.
+ */
+function notificationText(name: string): string {
+  return printable(name).replace(/\[/g, '［').replace(/\]/g, '］');
 }

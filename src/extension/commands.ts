@@ -41,7 +41,9 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
         'Airlock: connection string copied. It holds a per-session secret that ends when Airlock disconnects.',
       );
     },
-    'airlock.showPendingApprovals': () => d.approvals.show(),
+    // A notification's Review link passes its request's id.
+    'airlock.showPendingApprovals': (requestId?: unknown) =>
+      d.approvals.show(typeof requestId === 'string' ? { requestId } : {}),
     'airlock.showSessions': () => vscode.commands.executeCommand('airlock.sessions.focus'),
     'airlock.refreshSessions': () => d.sessions.refreshSoon(),
     'airlock.filterSessions': () => filterSessions(d),

@@ -8,7 +8,7 @@ import { ApprovalPanel } from './approval-panel';
 import { registerCommands } from './commands';
 import { ReplayPanels } from './replay-panel';
 import { Recordings } from './recordings';
-import { SessionsView } from './sessions-view';
+import { pendingReviewsBadge, SessionsView } from './sessions-view';
 import { StatusBar } from './status-bar';
 import { TerminalEnvironment } from './terminals';
 import { ExplainView } from './explain-view';
@@ -46,6 +46,7 @@ export function activate(context: vscode.ExtensionContext): void {
     terminals,
     new StatusBar(airlock),
     airlock.onDidChange(() => {
+      sessionsTree.badge = pendingReviewsBadge(airlock.approvals.pending().length);
       sessions.refreshSoon();
       // Connect, disconnect and a reload after the configuration changed all move the listener.
       terminals.apply(airlock.endpoints());

@@ -97,3 +97,9 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     this.changed.dispose();
   }
 }
+
+/** The Airlock view's badge: the statements waiting for review, so they are seen with the view closed. */
+export function pendingReviewsBadge(count: number): vscode.ViewBadge | undefined {
+  if (count === 0) return undefined;
+  return { value: count, tooltip: `${count} statement${count === 1 ? '' : 's'} waiting for your review` };
+}

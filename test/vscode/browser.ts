@@ -1,5 +1,5 @@
 import { format } from 'node:util';
-import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { chromium, type Browser, type Frame, type Locator, type Page } from 'playwright-core';
 
 /**
  * Debian's chromium driven by playwright-core (no Playwright browser download, no network). Headless,
@@ -163,6 +163,31 @@ export class Workbench {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Clicks the link `link` in a notification toast whose message matches `message` (a progress
+   * notification's actions are links in its message); resolves false when no such toast showed.
+   */
+  async clickNotificationLink(message: RegExp, link: string, timeoutMs = 30_000): Promise<boolean> {
+    const a = this.notificationToast(message)
+      .locator('a', { hasText: new RegExp(`^${escapeRegExp(link)}$`) })
+      .first();
+    try {
+      await a.waitFor({ timeout: timeoutMs });
+      await a.click({ timeout: 5_000 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The notification toasts whose message matches `message`. */
+  notificationToast(message: RegExp): Locator {
+    const { page } = this;
+    return page.locator('.notification-toast', {
+      has: page.locator('.notification-list-item-message', { hasText: message }),
+    });
   }
 
   /** The workbench's theme kind, from the classes VS Code puts on `.monaco-workbench`. */

@@ -13,7 +13,9 @@ import { packageVsix } from './vsix';
  * installed and an empty workspace, so the extension starts its demo database (a real PostgreSQL from
  * the local binaries) behind the demo policy: open a terminal through Airlock, run psql there, see
  * masked emails; a write waits for review, is approved in the panel and succeeds; another is denied with
- * a reason, which psql shows; both are found in the session's replay.
+ * a reason, which psql shows; both are found in the session's replay. At the default window size
+ * (1440×900) the approval panel keeps its decisions in view and stays one panel in one editor group;
+ * a waiting request shows on the Airlock view's badge, and its notification goes when it times out.
  *
  * Every wait is on observable text, with a generous limit (a loaded 2-core machine) and a message naming
  * what was not seen. On a failure the Airlock output channel, the extension host log, the terminal text
@@ -42,6 +44,8 @@ const DENIED_CITY = 'Nairobi';
 const APPROVED_SQL = `UPDATE customers SET city = '${APPROVED_CITY}' WHERE id = 1;`;
 const DENIED_SQL = `UPDATE customers SET city = '${DENIED_CITY}' WHERE id = 2;`;
 const DENY_REASON = 'Customers change their own city in the app';
+/** A write nobody decides: it times out (spelled so the replay's two-write checks do not count it). */
+const TIMED_OUT_SQL = `UPDATE public.customers SET city = 'Lima' WHERE id = 3;`;
 const me = os.userInfo().username;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -147,6 +151,44 @@ describe('Airlock end to end in a real VS Code (code-server + Chromium + demo Po
     return wb.webviewFrame('Airlock: Approvals', MEDIUM);
   }
 
+  /** The editor groups of the workbench. */
+  function editorGroups(): Locator {
+    return wb.page.locator('.editor-group-container');
+  }
+
+  /** Asserts that the decision controls are on screen in the panel without scrolling. */
+  async function assertDecisionsVisible(frame: Frame): Promise<void> {
+    const seen = await frame.evaluate(() => {
+      type Rect = { top: number; bottom: number; right: number; toJSON(): unknown };
+      const w = globalThis as unknown as {
+        document: { getElementById(id: string): { getBoundingClientRect(): Rect } | null };
+        innerHeight: number;
+        innerWidth: number;
+      };
+      const d = w.document;
+      return ['approve-once', 'approve-session', 'deny'].map((id) => {
+        const r = d.getElementById(id)!.getBoundingClientRect();
+        return {
+          id,
+          inView: r.top >= 0 && r.bottom <= w.innerHeight && r.right <= w.innerWidth,
+          r: r.toJSON(),
+        };
+      });
+    });
+    for (const b of seen)
+      assert.ok(b.inView, `#${b.id} is not visible without scrolling: ${JSON.stringify(b.r)}`);
+  }
+
+  /** The badge on the Airlock item of the activity bar ('' when none). */
+  async function airlockBadge(): Promise<string> {
+    const item = wb.page
+      .locator('.activitybar .action-item', { has: wb.page.locator('a[aria-label^="Airlock"]') })
+      .first();
+    const badge = item.locator('.badge-content');
+    if (!(await badge.isVisible())) return '';
+    return ((await badge.textContent()) ?? '').trim();
+  }
+
   /** Waits until the panel shows the request for `sql`, armed (decisions are ignored for 500 ms). */
   async function waitForRequest(frame: Frame, sql: RegExp): Promise<void> {
     await waitForText(frame.locator('#sql'), sql, 'the approval panel SQL', LONG);
@@ -168,8 +210,8 @@ describe('Airlock end to end in a real VS Code (code-server + Chromium + demo Po
       keep: !!process.env.AIRLOCK_VSCODE_KEEP,
     });
     browser = await launchBrowser();
-    // Tall enough for the approval panel's decisions above the terminal in the screenshots.
-    wb = await Workbench.open(browser, server.url, { viewport: { width: 1440, height: 1080 } });
+    // The default window size: the approval panel's decisions must be visible in it.
+    wb = await Workbench.open(browser, server.url, { viewport: { width: 1440, height: 900 } });
   });
 
   afterEach(async function () {
@@ -251,7 +293,7 @@ describe('Airlock end to end in a real VS Code (code-server + Chromium + demo Po
   step('a write waits for review; the approval panel shows it; Approve once runs it (UPDATE 1)', async () => {
     await wb.typeInTerminal(APPROVED_SQL);
     // The panel is not open yet: a notification offers to review.
-    const viaNotification = await wb.clickNotificationButton(/needs your review/, 'Review', MEDIUM);
+    const viaNotification = await wb.clickNotificationLink(/needs your review/, 'Review', MEDIUM);
     if (!viaNotification) {
       console.log('      (no "Review" notification toast seen: opening the panel by its command)');
       await wb.runCommand('Airlock: Show Pending Approvals');
@@ -264,10 +306,15 @@ describe('Airlock end to end in a real VS Code (code-server + Chromium + demo Po
     await waitForText(frame.locator('#detail-title'), /UPDATE on (public\.)?customers/, 'the request title');
     await waitForText(frame.locator('#facts'), /write/, 'the statement facts');
     await waitForText(frame.locator('#countdown'), /left to decide/, 'the countdown');
+    await assertDecisionsVisible(frame);
     // psql is still waiting: the statement has not completed.
     assert.doesNotMatch(await wb.terminalText(), /UPDATE 1/);
     await waitForWebviewTheme(frame, 'dark', 'the approval panel');
     await screenshot('vscode-approval-dark.png');
+    // One press only arms Approve: psql still waits.
+    await frame.locator('#approve-once').click();
+    await sleep(1_000);
+    assert.doesNotMatch(await wb.terminalText(), /UPDATE 1/, 'a single press approved the write');
     await frame.locator('#approve-once').click();
     const text = await wb.waitForTerminalText(/^UPDATE 1$/m, LONG).catch((err: unknown) => {
       throw new Error('psql never reported "UPDATE 1" after Approve once', { cause: err });
@@ -302,6 +349,71 @@ describe('Airlock end to end in a real VS Code (code-server + Chromium + demo Po
         `the denial in psql does not carry the reason "${DENY_REASON}":\n${text}`,
       );
     },
+  );
+
+  step('after reviews the approval panel is still one panel in one editor group', async () => {
+    const groups = await editorGroups().count();
+    // Revealing it again (a Review, the status bar, the command) reuses the panel where it is.
+    await wb.runCommand('Airlock: Show Pending Approvals');
+    await wb.runCommand('Airlock: Show Pending Approvals');
+    await approvalPanel();
+    assert.equal(await editorGroups().count(), groups, 'revealing the panel opened another editor group');
+    const tabs = wb.page.locator('.tab', {
+      has: wb.page.locator('.label-name', { hasText: /^Airlock: Approvals$/ }),
+    });
+    assert.equal(await tabs.count(), 1, 'one approval panel');
+    // The history has both decisions, newest first.
+    const frame = await approvalPanel();
+    await waitForText(
+      frame.locator('#history li').nth(0),
+      new RegExp(`^denied by ${me}`),
+      'the deny in the history',
+    );
+    await waitForText(
+      frame.locator('#history li').nth(1),
+      new RegExp(`^approved once by ${me}`),
+      'the approval in the history',
+    );
+  });
+
+  step(
+    'a waiting request shows on the badge and the status bar; its notification goes when it times out',
+    async () => {
+      // The panel closed: a new request interrupts with a notification.
+      await wb.runCommand('View: Close All Editor Groups');
+      await wb.typeInTerminal(TIMED_OUT_SQL);
+      const toast = wb.notificationToast(/needs your review/);
+      await toast.first().waitFor({ timeout: LONG });
+      assert.equal(await airlockBadge(), '1', 'the Airlock view badge counts the waiting request');
+      const status = wb.page.locator('.statusbar-item', { hasText: /1 waiting for approval/ }).first();
+      await status.waitFor({ timeout: MEDIUM });
+      assert.match((await status.getAttribute('class')) ?? '', /warning-kind/, 'the status bar item warns');
+      // Nobody decides: the demo policy's review times out (2 minutes) and the statement is denied.
+      await wb
+        .waitForTerminalText(/airlock: denied: review by .* timed out/, 180_000)
+        .catch((err: unknown) => {
+          throw new Error('psql never showed the review time-out', { cause: err });
+        });
+      await wb.page
+        .locator('.notifications-toasts .notification-list-item-message', { hasText: /needs your review/ })
+        .waitFor({ state: 'detached', timeout: MEDIUM })
+        .catch((err: unknown) => {
+          throw new Error('the notification of the timed-out request is still shown', { cause: err });
+        });
+      // Not in the notification center either: nothing left to click that would open a gone request.
+      await wb.runCommand('Notifications: Show Notifications');
+      await sleep(1_000);
+      assert.equal(
+        await wb.page
+          .locator('.notifications-center .notification-list-item-message', { hasText: /needs your review/ })
+          .count(),
+        0,
+        'the timed-out request is still in the notification center',
+      );
+      await wb.runCommand('Notifications: Hide Notifications');
+      assert.equal(await airlockBadge(), '', 'the badge is gone with the request');
+    },
+    300_000,
   );
 
   step('the approved write is in the database and the denied one is not', async () => {

@@ -46,6 +46,23 @@ describe('approval panel (webview, in Chromium)', function () {
   const text = async (selector: string): Promise<string> =>
     (await view.page.locator(selector).innerText()).replace(/\s+/g, ' ').trim();
 
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  /** Past the panel's minimum gap between the press that arms Approve and the one that confirms it. */
+  const CONFIRM_GAP = 450;
+
+  /** Approve takes two presses: the first arms the button, the second (after a moment) decides. */
+  async function approve(id: 'approve-once' | 'approve-session'): Promise<void> {
+    await view.page.locator(`#${id}`).click();
+    await pause(CONFIRM_GAP);
+    await view.page.locator(`#${id}`).click();
+  }
+
+  const activeId = () =>
+    view.page.evaluate(
+      () =>
+        (globalThis as unknown as { document: { activeElement: { id: string } } }).document.activeElement.id,
+    );
+
   it('posts ready on load and shows the empty state', async () => {
     view = await harness.open('approval');
     assert.deepEqual(await view.posted(), [{ type: 'ready' }]);
@@ -107,8 +124,13 @@ describe('approval panel (webview, in Chromium)', function () {
     assert.equal(((await view.state()) as { showOriginal: boolean }).showOriginal, true);
   });
 
-  it('Approve once posts a decision with the request id and nonce', async () => {
+  it('Approve once: the first press arms the button, the second posts the decision with id and nonce', async () => {
     const requests = await openWithQueue();
+    await view.page.locator('#approve-once').click();
+    assert.deepEqual(await view.decisions(), [], 'one press approves nothing');
+    assert.equal(await view.page.locator('#approve-once').getAttribute('data-confirm'), 'true');
+    assert.match(await text('#approve-once'), /Press again to approve/);
+    await pause(CONFIRM_GAP);
     await view.page.locator('#approve-once').click();
     assert.deepEqual(await view.decisions(), [
       { type: 'decide', id: requests[0].id, nonce: requests[0].nonce, decision: 'approve-once' },
@@ -119,20 +141,36 @@ describe('approval panel (webview, in Chromium)', function () {
     assert.equal((await view.decisions()).length, 1);
   });
 
-  it('keyboard: S approves for the session, shortcuts do not fire while typing a reason', async () => {
+  it('an armed Approve disarms after 4 s, and a quick double click does not confirm', async () => {
+    await openWithQueue();
+    await view.page.locator('#approve-session').dblclick();
+    assert.deepEqual(await view.decisions(), [], 'a double click approves nothing');
+    assert.equal(await view.page.locator('#approve-session').getAttribute('data-confirm'), 'true');
+    await view.page.locator('#approve-session[data-confirm="false"]').waitFor({ timeout: 6_000 });
+    assert.match(await text('#approve-session'), /^Approve for session$/);
+    // Disarmed: the next press arms again instead of approving.
+    await view.page.locator('#approve-session').click();
+    assert.deepEqual(await view.decisions(), []);
+    // Arming one Approve does not arm the other.
+    await pause(CONFIRM_GAP);
+    await view.page.locator('#approve-once').click();
+    assert.deepEqual(await view.decisions(), []);
+    assert.equal(await view.page.locator('#approve-once').getAttribute('data-confirm'), 'true');
+    assert.equal(await view.page.locator('#approve-session').getAttribute('data-confirm'), 'false');
+  });
+
+  it('no single letter decides; the keys are told in the panel', async () => {
     const requests = await openWithQueue();
+    await view.page.locator(`#queue button[data-id="${requests[0].id}"]`).focus();
+    for (const key of ['a', 'A', 's', 'd', 'D', 'y', 'Enter']) await view.page.keyboard.press(key);
     await view.page.locator('#deny-reason').click();
     await view.page.keyboard.type('asd');
-    assert.deepEqual(await view.decisions(), [], 'typing into the reason field decides nothing');
-    await view.page.keyboard.press('Escape'); // leaves the field (focus on Deny)
-    await view.page.keyboard.press('Shift+Tab'); // the reason field
-    await view.page.keyboard.press('Shift+Tab');
-    await view.page.keyboard.press('s');
-    assert.deepEqual(await view.decisions(), [
-      { type: 'decide', id: requests[0].id, nonce: requests[0].nonce, decision: 'approve-session' },
-    ]);
-    assert.equal(await view.page.locator('#approve-session').getAttribute('aria-keyshortcuts'), 'S');
-    assert.match(await text('#approve-session'), /Approve for this session S/);
+    assert.deepEqual(await view.decisions(), [], 'no keystroke outside the buttons decides');
+    assert.equal(await view.page.locator('#approve-once').getAttribute('aria-keyshortcuts'), null);
+    assert.match(
+      await text('#keys-hint'),
+      /Tab to the buttons · Approve: press twice \( ?Enter or Space ?\) within 4 s · Deny: once/,
+    );
   });
 
   it('keyboard: arrows move through the queue, Tab reaches the decisions, Enter on a button decides', async () => {
@@ -151,18 +189,25 @@ describe('approval panel (webview, in Chromium)', function () {
       ),
       requests[1].id,
     );
-    // Tab order from the queue: SQL toggle, SQL block, Approve once.
+    // The decisions come first after the queue, with a visible focus ring.
     await view.page.keyboard.press('Tab');
-    await view.page.keyboard.press('Tab');
-    await view.page.keyboard.press('Tab');
-    assert.equal(
-      await view.page.evaluate(
-        () =>
-          (globalThis as unknown as { document: { activeElement: { id: string } } }).document.activeElement
-            .id,
-      ),
-      'approve-once',
+    assert.equal(await activeId(), 'approve-once');
+    assert.equal(await view.page.locator('#approve-once').evaluate((e) => e.matches(':focus-visible')), true);
+    assert.notEqual(
+      await view.page
+        .locator('#approve-once')
+        .evaluate(
+          (e) =>
+            (
+              globalThis as unknown as { getComputedStyle(e: unknown): { outlineStyle: string } }
+            ).getComputedStyle(e).outlineStyle,
+        ),
+      'none',
+      'a focus ring',
     );
+    await view.page.keyboard.press('Enter');
+    assert.deepEqual(await view.decisions(), [], 'one Enter arms, it does not approve');
+    await pause(CONFIRM_GAP);
     await view.page.keyboard.press('Enter');
     assert.deepEqual(await view.decisions(), [
       { type: 'decide', id: requests[1].id, nonce: requests[1].nonce, decision: 'approve-once' },
@@ -177,7 +222,9 @@ describe('approval panel (webview, in Chromium)', function () {
     await view.page.locator('#deny-reason').fill('Too many rows');
     await view.page.locator('#deny-reason').press('Enter');
     await view.page.locator(`#queue button[data-id="${requests[2].id}"]`).click();
-    await view.page.keyboard.press('d'); // focus on the queue button: shortcut, no reason
+    await view.page.keyboard.press('d'); // not a shortcut any more: nothing
+    await view.page.locator('#deny').focus();
+    await view.page.keyboard.press('Enter'); // Deny is one deliberate press on its button
     assert.deepEqual(await view.decisions(), [
       {
         type: 'decide',
@@ -216,7 +263,7 @@ describe('approval panel (webview, in Chromium)', function () {
 
   it('a request that replaces the decided one takes decisions only after a moment', async () => {
     const requests = await openWithQueue();
-    await view.page.locator('#approve-once').click();
+    await approve('approve-once');
     await view.send({ type: 'requests', requests: requests.slice(1) });
     // Immediately (a double click, a held key): nothing is sent for the request now on screen.
     assert.equal(await view.page.locator('#approve-once').getAttribute('aria-disabled'), 'true');
@@ -228,7 +275,7 @@ describe('approval panel (webview, in Chromium)', function () {
       requests[1].id,
     );
     await view.page.locator('#detail[data-armed="true"]').waitFor();
-    await view.page.locator('#approve-once').click();
+    await approve('approve-once');
     assert.deepEqual((await view.decisions())[1], {
       type: 'decide',
       id: requests[1].id,
@@ -250,6 +297,39 @@ describe('approval panel (webview, in Chromium)', function () {
     await view.page.locator('#approve-once').click({ force: true });
     await view.page.keyboard.press('a');
     assert.deepEqual(await view.decisions(), [], 'no decision after the deadline');
+  });
+
+  it('shows the recent decisions, newest first, as text', async () => {
+    const requests = await openWithQueue();
+    const at = Date.now();
+    await view.send({
+      type: 'requests',
+      requests: requests.slice(1),
+      history: [
+        {
+          id: requests[0].id,
+          sql: requests[0].sql,
+          actor: requests[0].actor,
+          connection: requests[0].connection,
+          outcome: 'timed out',
+          at,
+        },
+        {
+          id: 'r-old',
+          sql: 'DELETE FROM <b>orders</b>',
+          actor: { user: 'ana' },
+          connection: 'prod',
+          outcome: 'denied',
+          by: 'ana',
+          at: at - 60_000,
+        },
+      ],
+    });
+    await view.page.locator('#history li').nth(1).waitFor();
+    const items = await view.page.locator('#history li').allInnerTexts();
+    assert.match(items[0], /^timed out · /);
+    assert.match(items[1], /^denied by ana · .* ana on prod · DELETE FROM <b>orders<\/b>$/);
+    assert.equal(await view.page.locator('#history b').count(), 0, 'SQL is text, never markup');
   });
 
   it('ignores invalid messages (and warns)', async () => {

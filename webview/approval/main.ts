@@ -1,7 +1,8 @@
 /**
  * The approval panel: the queue of statements waiting for a person's decision, the selected one in
- * detail (SQL, what it touches, the rule that asked, who asks, time left) and the three decisions.
- * Decisions are posted only from trusted user events and echo the request's nonce.
+ * detail (SQL, what it touches, the rule that asked, who asks, time left), the three decisions pinned
+ * above the facts, and the latest decisions. Decisions are posted only from trusted user events and echo
+ * the request's nonce; no single keystroke decides (Approve takes a second press to confirm).
  */
 import './style.css';
 import { WEBVIEW_ROOT_ID } from '../../src/shared/webviews/page';
@@ -10,6 +11,7 @@ import {
   parseApprovalPanelMessage,
   type ApprovalDecision,
   type ApprovalPanelReply,
+  type DecidedApproval,
   type PendingApproval,
   type PendingStatementFacts,
 } from '../../src/shared/webviews/approval-protocol';
@@ -23,6 +25,10 @@ import { onHostMessage, viewHost } from '../shared/vscode';
 const URGENT_MS = 30_000;
 /** A request that replaces the one on screen (not by the user's choice) takes decisions only after this. */
 const ARM_DELAY_MS = 500;
+/** A first press of an Approve button arms it; a second press within this confirms. */
+const CONFIRM_MS = 4_000;
+/** A second press sooner than this (a double click, a bounce) does not confirm. */
+const CONFIRM_GAP_MS = 400;
 
 interface SavedState {
   selectedId?: string;
@@ -54,13 +60,16 @@ let shownId: string | null = null;
 let shownKey = '';
 let armedAt = 0;
 let received = false;
+/** The Approve button armed by a first press, until when. */
+let confirming: { decision: ApprovalDecision; id: string; from: number; until: number } | null = null;
 const announced = new Map<string, 'urgent' | 'timeout'>();
 
-const DECISIONS: Record<ApprovalDecision, { label: string; key: string; done: string }> = {
-  'approve-once': { label: 'Approve once', key: 'A', done: 'Approved once' },
-  'approve-session': { label: 'Approve for this session', key: 'S', done: 'Approved for this session' },
-  deny: { label: 'Deny', key: 'D', done: 'Denied' },
+const DECISIONS: Record<ApprovalDecision, { label: string; done: string }> = {
+  'approve-once': { label: 'Approve once', done: 'Approved once' },
+  'approve-session': { label: 'Approve for session', done: 'Approved for this session' },
+  deny: { label: 'Deny', done: 'Denied' },
 };
+const CONFIRM_LABEL = 'Press again to approve';
 
 const KIND_TEXT: Record<string, string> = {
   read: 'read — reads data',
@@ -173,15 +182,17 @@ function decisionButton(decision: ApprovalDecision, cls: string, iconName: strin
       type: 'button',
       id: decision,
       class: `btn decision-btn ${cls}`,
-      'aria-keyshortcuts': d.key,
       'aria-describedby': `${decision}-desc`,
       'data-decision': decision,
     },
     icon(iconName),
     h('span', { class: 'btn-label' }, d.label),
-    h('span', { class: 'kbd', 'aria-hidden': 'true' }, d.key),
   );
   btn.addEventListener('click', (ev) => decide(decision, ev));
+  // A held Enter repeats clicks: only a fresh press counts (a confirm is two presses, not one long one).
+  btn.addEventListener('keydown', (ev) => {
+    if (ev.repeat && ev.key === 'Enter') ev.preventDefault();
+  });
   return btn;
 }
 
@@ -193,86 +204,87 @@ const reasonField = h('textarea', {
   id: 'deny-reason',
   rows: 2,
   maxlength: MAX_REASON_LENGTH,
-  placeholder: 'e.g. Use the staging database for bulk changes',
+  placeholder: 'Reason for denying (optional), e.g. use staging for bulk changes',
   'aria-describedby': 'deny-reason-hint',
 });
 const decisionStatus = h('p', { id: 'decision-status', class: 'decision-status', role: 'status' });
-const decisionSection = h(
+const historyList = h('ol', { id: 'history', class: 'history', 'aria-labelledby': 'history-heading' });
+const historySection = h(
   'section',
-  { class: 'card decision', 'aria-labelledby': 'decision-heading' },
-  h('h3', { id: 'decision-heading' }, 'Your decision'),
-  countdown,
-  h(
-    'div',
-    { class: 'option' },
-    approveOnce,
-    h(
-      'p',
-      { id: 'approve-once-desc', class: 'option-desc' },
-      'Runs this statement once. If the agent sends it again, you are asked again.',
-    ),
-  ),
-  h(
-    'div',
-    { class: 'option' },
-    approveSession,
-    h(
-      'p',
-      { id: 'approve-session-desc', class: 'option-desc' },
-      'Runs it, and approves identical statements (same SQL text) for the rest of this session',
-      sessionDesc,
-      ' without asking again.',
-    ),
-  ),
-  h(
-    'div',
-    { class: 'option deny-option' },
-    h('label', { for: 'deny-reason', class: 'reason-label' }, 'Reason for denying (optional)'),
-    reasonField,
-    h(
-      'p',
-      { id: 'deny-reason-hint', class: 'visually-hidden' },
-      'Enter denies with this reason; Shift+Enter adds a line.',
-    ),
-    denyBtn,
-    h(
-      'p',
-      { id: 'deny-desc', class: 'option-desc' },
-      'Does not run the statement. The agent’s client gets an error with your reason.',
-    ),
-  ),
-  decisionStatus,
+  { class: 'al-history', 'aria-labelledby': 'history-heading', hidden: true },
+  h('h3', { id: 'history-heading' }, 'Recent decisions'),
+  historyList,
 );
-
 const keysHint = h(
   'p',
-  { class: 'keys-hint muted' },
+  { class: 'keys-hint muted', id: 'keys-hint' },
   icon('keyboard'),
-  h('span', { class: 'kbd' }, 'A'),
-  h('span', { class: 'kbd' }, 'S'),
-  h('span', { class: 'kbd' }, 'D'),
-  ' decide · ',
+  h('span', { class: 'kbd' }, 'Tab'),
+  ' to the buttons · Approve: press twice (',
+  h('span', { class: 'kbd' }, 'Enter'),
+  ' or ',
+  h('span', { class: 'kbd' }, 'Space'),
+  ') within 4 s · Deny: once · ',
   h('span', { class: 'kbd' }, '↑'),
   h('span', { class: 'kbd' }, '↓'),
   ' other requests · ',
   h('span', { class: 'kbd' }, 'Esc'),
   ' queue',
 );
+// Pinned at the top of the detail: the decision is never below the fold, however long the SQL.
+const decisionSection = h(
+  'section',
+  { class: 'card decision', id: 'decision', 'aria-labelledby': 'decision-heading' },
+  h('div', { class: 'decision-top' }, h('h3', { id: 'decision-heading' }, 'Your decision'), countdown),
+  h(
+    'div',
+    { class: 'decision-row' },
+    approveOnce,
+    approveSession,
+    h(
+      'div',
+      { class: 'deny-group' },
+      h('label', { for: 'deny-reason', class: 'visually-hidden' }, 'Reason for denying (optional)'),
+      reasonField,
+      denyBtn,
+    ),
+  ),
+  h(
+    'p',
+    { id: 'approve-once-desc', class: 'visually-hidden' },
+    'Runs this statement once. If the agent sends it again, you are asked again. Press twice to approve.',
+  ),
+  h(
+    'p',
+    { id: 'approve-session-desc', class: 'visually-hidden' },
+    'Runs it, and approves identical statements (same SQL text) for the rest of this session',
+    sessionDesc,
+    ' without asking again. Press twice to approve.',
+  ),
+  h(
+    'p',
+    { id: 'deny-reason-hint', class: 'visually-hidden' },
+    'Enter denies with this reason; Shift+Enter adds a line.',
+  ),
+  h(
+    'p',
+    { id: 'deny-desc', class: 'visually-hidden' },
+    'Does not run the statement. The agent’s client gets an error with your reason.',
+  ),
+  decisionStatus,
+  keysHint,
+);
 
 const detail = h(
   'section',
   { id: 'detail', class: 'al-detail', 'aria-labelledby': 'detail-title', 'data-armed': 'false' },
+  decisionSection,
   h('div', { class: 'detail-heading' }, detailTitle, whoLine, metaLine),
-  h(
-    'div',
-    { class: 'detail-body' },
-    h('div', { class: 'detail-main' }, ruleBox, sqlSection, factsSection),
-    h('div', { class: 'detail-side' }, decisionSection, keysHint),
-  ),
+  h('div', { class: 'detail-main' }, ruleBox, sqlSection, factsSection),
 );
 
 const layout = h('div', { class: 'al-layout', id: 'layout', hidden: true }, queueNav, detail);
-root.append(header, empty, layout);
+root.append(header, empty, layout, historySection);
 
 // -------------------------------------------------------------------------------------------------
 // Rendering
@@ -447,6 +459,31 @@ function renderDetail(): void {
   updateDecisionState();
 }
 
+const OUTCOME_CLASS: Record<DecidedApproval['outcome'], string> = {
+  'approved once': 'allow',
+  'approved for the session': 'allow',
+  denied: 'deny',
+  'timed out': 'deny',
+  withdrawn: 'muted',
+};
+
+function renderHistory(history: DecidedApproval[]): void {
+  historySection.hidden = history.length === 0;
+  replace(
+    historyList,
+    ...history.map((d) =>
+      h(
+        'li',
+        { class: `history-item outcome-${OUTCOME_CLASS[d.outcome]}`, 'data-id': d.id },
+        h('span', { class: 'history-outcome' }, d.outcome),
+        d.by ? ` by ${d.by}` : '',
+        ` · ${timeOfDay(d.at)} · ${actorLabel(d.actor)} on ${d.connection} · `,
+        h('code', { class: 'history-sql', title: d.sql }, sqlSummary(d.sql, 90)),
+      ),
+    ),
+  );
+}
+
 function renderSqlToggle(): void {
   setText(sqlToggle, showOriginal ? 'Show formatted' : 'Show exactly as sent');
   sqlToggle.setAttribute('aria-pressed', String(showOriginal));
@@ -501,6 +538,18 @@ function updateDecisionState(): void {
   detail.dataset.armed = String(armed);
   const blocked = !armed || expired || !!decided;
   for (const b of [approveOnce, approveSession, denyBtn]) b.setAttribute('aria-disabled', String(blocked));
+  if (confirming && (confirming.id !== r.id || now > confirming.until || blocked)) {
+    confirming = null;
+    announce('Approval not confirmed');
+  }
+  for (const b of [approveOnce, approveSession]) {
+    const decision = b.dataset.decision as ApprovalDecision;
+    const on = confirming?.decision === decision;
+    b.classList.toggle('confirming', on);
+    b.dataset.confirm = String(on);
+    const label = b.querySelector('.btn-label');
+    if (label) setText(label, on ? CONFIRM_LABEL : DECISIONS[decision].label);
+  }
   reasonField.disabled = expired || !!decided;
   setText(
     decisionStatus,
@@ -531,7 +580,8 @@ function select(id: string, byUser: boolean): void {
   saveState();
 }
 
-function onRequests(next: PendingApproval[]): void {
+function onRequests(next: PendingApproval[], history: DecidedApproval[]): void {
+  renderHistory(history);
   const previousIndex = requests.findIndex((r) => r.id === selectedId);
   const added = next.filter((r) => !requests.some((q) => q.id === r.id)).length;
   requests = next;
@@ -560,6 +610,16 @@ function decide(decision: ApprovalDecision, ev: Event): void {
   const r = current();
   if (!r || sent.has(r.id)) return;
   if (Date.now() < armedAt || remainingMs(r) <= 0) return;
+  // Approve is never one stray press: the first arms the button, a second one within CONFIRM_MS decides.
+  if (decision !== 'deny' && (confirming?.decision !== decision || confirming.id !== r.id)) {
+    const now = Date.now();
+    confirming = { decision, id: r.id, from: now + CONFIRM_GAP_MS, until: now + CONFIRM_MS };
+    updateDecisionState();
+    announce(`${DECISIONS[decision].label}: press again within 4 seconds to confirm`);
+    return;
+  }
+  if (decision !== 'deny' && Date.now() < (confirming?.from ?? 0)) return;
+  confirming = null;
   const reason = decision === 'deny' ? reasonField.value.trim().slice(0, MAX_REASON_LENGTH) : '';
   const message: ApprovalPanelReply = {
     type: 'decide',
@@ -637,13 +697,8 @@ document.addEventListener('keydown', (ev) => {
     selectedButton()?.focus();
     return;
   }
-  if (ev.repeat) return;
-  const shortcuts: Record<string, ApprovalDecision> = { a: 'approve-once', s: 'approve-session', d: 'deny' };
-  const decision = shortcuts[ev.key.toLowerCase()];
-  if (decision && current()) {
-    ev.preventDefault();
-    decide(decision, ev);
-  } else if ((ev.key === 'ArrowDown' || ev.key === 'ArrowUp') && !queueList.contains(ev.target as Node)) {
+  // No letter decides: a keystroke meant for the editor that lands here must not approve or deny.
+  if ((ev.key === 'ArrowDown' || ev.key === 'ArrowUp') && !queueList.contains(ev.target as Node)) {
     if (ev.target instanceof HTMLElement && ev.target.closest('pre')) return; // let the SQL scroll
     ev.preventDefault();
     moveSelection(ev.key === 'ArrowDown' ? 1 : -1);
@@ -651,7 +706,7 @@ document.addEventListener('keydown', (ev) => {
 });
 
 onHostMessage(parseApprovalPanelMessage, (message) => {
-  if (message.type === 'requests') onRequests(message.requests);
+  if (message.type === 'requests') onRequests(message.requests, message.history ?? []);
 });
 
 setInterval(updateDecisionState, 250);

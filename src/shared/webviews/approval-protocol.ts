@@ -49,8 +49,32 @@ export interface PendingApproval {
 export type ApprovalDecision = 'approve-once' | 'approve-session' | 'deny';
 export const APPROVAL_DECISIONS: readonly ApprovalDecision[] = ['approve-once', 'approve-session', 'deny'];
 
-/** Extension → approval panel. */
-export type ApprovalPanelMessage = { type: 'requests'; requests: PendingApproval[] };
+/** A request that left the queue, for the panel's short history. */
+export interface DecidedApproval {
+  id: string;
+  sql: string;
+  actor: WebviewActor;
+  connection: string;
+  outcome: (typeof DECIDED_OUTCOMES)[number];
+  /** Who decided; absent when nobody did (timed out, withdrawn). */
+  by?: string;
+  /** Epoch ms. */
+  at: number;
+}
+export const DECIDED_OUTCOMES = [
+  'approved once',
+  'approved for the session',
+  'denied',
+  'timed out',
+  'withdrawn',
+] as const;
+
+/** Extension → approval panel: the queue, and the latest decisions first. */
+export type ApprovalPanelMessage = {
+  type: 'requests';
+  requests: PendingApproval[];
+  history?: DecidedApproval[];
+};
 
 /** Approval panel → extension. */
 export type ApprovalPanelReply =
@@ -104,10 +128,24 @@ export function assertPendingApproval(x: unknown, path = 'request'): PendingAppr
   return r as unknown as PendingApproval;
 }
 
+function decidedApproval(x: unknown, path: string): DecidedApproval {
+  const r = shape(x, path, ['id', 'sql', 'actor', 'connection', 'outcome', 'at'], ['by']);
+  str(r.id, `${path}.id`, { nonEmpty: true, max: 200 });
+  str(r.sql, `${path}.sql`);
+  actor(r.actor, `${path}.actor`);
+  str(r.connection, `${path}.connection`);
+  oneOf(r.outcome, `${path}.outcome`, DECIDED_OUTCOMES);
+  optStr(r, 'by', path);
+  num(r.at, `${path}.at`);
+  return r as unknown as DecidedApproval;
+}
+
 export function assertApprovalPanelMessage(x: unknown): ApprovalPanelMessage {
   const type = record(x, 'message').type;
   if (type !== 'requests') fail('message.type', `unknown message type ${JSON.stringify(type)}`);
-  const r = shape(x, 'message', ['type', 'requests']);
+  const r = shape(x, 'message', ['type', 'requests'], ['history']);
+  if (r.history !== undefined)
+    arr(r.history, 'message.history').forEach((d, i) => decidedApproval(d, `message.history[${i}]`));
   const ids = new Set<string>();
   arr(r.requests, 'message.requests').forEach((q, i) => {
     const p = assertPendingApproval(q, `message.requests[${i}]`);
