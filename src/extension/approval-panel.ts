@@ -107,16 +107,17 @@ export class ApprovalPanel implements vscode.Disposable {
       this.post();
       return;
     }
+    // Set before deciding: the queue announces the change (and queueChanged files the history) within decide.
+    this.decidedHere.set(
+      m.id,
+      m.decision === 'deny'
+        ? 'denied'
+        : m.decision === 'approve-once'
+          ? 'approved once'
+          : 'approved for the session',
+    );
     const done = this.airlock.approvals.decide(m.id, m.nonce, m.decision, m.reason);
-    if (done)
-      this.decidedHere.set(
-        m.id,
-        m.decision === 'deny'
-          ? 'denied'
-          : m.decision === 'approve-once'
-            ? 'approved once'
-            : 'approved for the session',
-      );
+    if (!done) this.decidedHere.delete(m.id);
     if (done) this.log.info(`approval ${m.id}: ${m.decision}${m.reason ? ` (${m.reason})` : ''}`);
     else this.log.warn(`approval ${m.id}: decision ignored (already decided, timed out, or a stale nonce)`);
   }
@@ -228,6 +229,18 @@ export class ApprovalPanel implements vscode.Disposable {
 
   private facts(connection: string, s: StatementFacts) {
     const relations = s.relations.map(qualifiedName);
+    const writes = s.details.writes;
+    // The columns it reads and the columns it sets: `UPDATE … SET email = …` writes a masked column.
+    const used = [
+      ...s.columns.map((c) => ({
+        relations: c.relations,
+        column: c.column,
+        name: c.relation ?? c.relations.join('|'),
+      })),
+      ...(writes
+        ? writes.columns.map((column) => ({ relations: [writes.relation], column, name: writes.relation }))
+        : []),
+    ];
     return {
       command: s.command,
       kind: s.kind,
@@ -235,11 +248,12 @@ export class ApprovalPanel implements vscode.Disposable {
       functions: [...new Set(s.functions.map(describeFunction))],
       maskedColumns: [
         ...new Set(
-          s.columns
+          used
             .filter((c) => this.airlock.isMasked(connection, c.relations, c.column, relations))
-            .map((c) => `${c.relation ?? c.relations.join('|')}.${c.column}`),
+            .map((c) => `${c.name}.${c.column}`),
         ),
       ],
+      ...(s.details.everyRow ? { everyRow: true as const } : {}),
     };
   }
 

@@ -260,6 +260,58 @@ describe('approve-writes policy (examples/policies/approve-writes.yaml)', functi
       assert.deepEqual(await rows(), ORIGINAL);
     });
 
+    it('the reviewer is told which writes reach every row, and gets one estimate for several writes', async () => {
+      broker.auto = { approved: false, approver: 'alice', reason: 'just looking' };
+      // What PostgreSQL's planner says each write would touch, asked directly.
+      const planned = async (sql: string): Promise<number> => {
+        const plan = (await direct.query(`EXPLAIN (FORMAT JSON) ${sql}`)).rows[0]['QUERY PLAN'];
+        return plan[0].Plan.Plans[0]['Plan Rows'] as number;
+      };
+      const c = await p.connect({ application_name: 'test-agent' });
+      try {
+        const update = "UPDATE t SET note = 'x' WHERE id = 1";
+        const del = 'DELETE FROM t';
+        await expectDenied(c.query(`${update}; ${del}; TRUNCATE t`), 'the batch', 'writes-need-review');
+        const [req] = broker.requests;
+        assert.deepEqual(
+          req.statements.map((s) => [s.command, s.details.everyRow ?? false]),
+          [
+            ['UPDATE', false],
+            ['DELETE', true],
+            ['TRUNCATE', true],
+          ],
+        );
+        // TRUNCATE has no plan: the total is unknown rather than too small.
+        assert.equal(await req.estimatedRows, null);
+
+        broker.reset();
+        broker.auto = { approved: false, approver: 'alice', reason: 'just looking' };
+        await expectDenied(c.query(`${update}; ${del}`), 'the batch', 'writes-need-review');
+        assert.equal(await broker.requests[0].estimatedRows, (await planned(update)) + (await planned(del)));
+      } finally {
+        await c.end();
+      }
+      assert.deepEqual(await rows(), ORIGINAL);
+    });
+
+    it('a reviewer who says no without a reason: the hint tells the agent not to retry it unchanged', async () => {
+      broker.auto = { approved: false, approver: 'alice', reason: '' };
+      const c = await p.connect({ application_name: 'test-agent' });
+      try {
+        const err = await expectDenied(
+          c.query("UPDATE t SET note = 'changed'"),
+          'UPDATE',
+          'writes-need-review',
+        );
+        assert.match(err.message, /a reviewer \(alice\) denied it without giving a reason/);
+        assert.doesNotMatch(err.message, /as the reviewer asked/);
+        assert.match(err.hint ?? '', /Do not send it again unchanged: ask alice what they need/);
+      } finally {
+        await c.end();
+      }
+      assert.deepEqual(await rows(), ORIGINAL);
+    });
+
     it('a reviewer who says no inside a transaction leaves it aborted, like any failed statement', async () => {
       broker.auto = { approved: false, approver: 'alice', reason: 'no' };
       const c = await p.connect();

@@ -38,6 +38,11 @@ describe('approval queue', () => {
     assert.deepEqual(await b, { approved: false, approver: 'ada@example.com', reason: 'too many rows' });
     assert.deepEqual(queue.pending(), []);
     assert.equal(changes, 4);
+
+    // No reason stays no reason (the gate then tells the agent not to retry unchanged), not a made-up one.
+    const c = queue.request(request('c'), new AbortController().signal);
+    assert.equal(queue.decide('c', queue.pending()[0].nonce, 'deny', '   '), true);
+    assert.deepEqual(await c, { approved: false, approver: 'ada@example.com', reason: '' });
   });
 
   it('drops a request when the gate withdraws it (timeout, client gone), and shows the row estimate when it arrives', async () => {

@@ -124,6 +124,20 @@ describe('approval panel (webview, in Chromium)', function () {
     assert.equal(((await view.state()) as { showOriginal: boolean }).showOriginal, true);
   });
 
+  it('a write without WHERE is flagged as reaching every row; one with WHERE is not', async () => {
+    const requests = await openWithQueue();
+    assert.doesNotMatch(await text('#facts'), /every row/);
+    const [first] = requests;
+    const unfiltered = {
+      ...first,
+      sql: "UPDATE customers SET tier = 'gold'",
+      statements: [{ ...first.statements[0], everyRow: true as const }],
+    };
+    await view.send({ type: 'requests', requests: [unfiltered] });
+    await view.page.locator('.every-row').waitFor();
+    assert.match(await text('#facts'), /Reaches every row \(no WHERE clause\)/);
+  });
+
   it('Approve once: the first press arms the button, the second posts the decision with id and nonce', async () => {
     const requests = await openWithQueue();
     await view.page.locator('#approve-once').click();

@@ -393,6 +393,16 @@ function renderFacts(r: PendingApproval): void {
         h('dd', { class: `kind kind-${s.kind}` }, KIND_TEXT[s.kind] ?? s.kind),
         h('dt', {}, 'Tables'),
         h('dd', {}, chips(s.relations)),
+        s.everyRow ? h('dt', {}, 'Reaches') : null,
+        s.everyRow
+          ? h(
+              'dd',
+              { class: 'every-row' },
+              icon('warning'),
+              h('strong', {}, ' every row'),
+              s.command === 'TRUNCATE' ? ' (TRUNCATE)' : ' (no WHERE clause)',
+            )
+          : null,
         h('dt', {}, 'Functions'),
         h('dd', {}, chips(s.functions)),
         h('dt', {}, 'Masked columns'),

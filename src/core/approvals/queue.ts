@@ -77,7 +77,8 @@ export class ApprovalQueue implements ApprovalBroker {
     if (!w || w.entry.nonce !== nonce) return false;
     const approver = this.approver();
     if (decision === 'deny') {
-      w.settle({ approved: false, approver, reason: reason?.trim() || 'no reason given' });
+      // An empty reason stays empty: the gate tells the agent what to do when no reason was given.
+      w.settle({ approved: false, approver, reason: reason?.trim() ?? '' });
     } else {
       w.settle({ approved: true, approver, scope: decision === 'approve-session' ? 'session' : 'once' });
     }

@@ -19,6 +19,8 @@ export interface FactsSummary {
   command: string;
   kind: string;
   relations: string[];
+  /** A write without WHERE (or TRUNCATE): it reaches every row. */
+  everyRow?: true;
 }
 
 /**

@@ -99,10 +99,25 @@ export class Reviews {
         );
       }
       if (!outcome.approved) {
+        const reviewer = `a reviewer${outcome.approver ? ` (${outcome.approver})` : ''}`;
+        const record: ReviewRecord = {
+          outcome: 'denied',
+          approver: outcome.approver,
+          waitMs,
+          ...(outcome.reason ? { reason: outcome.reason } : {}),
+        };
+        if (outcome.reason) {
+          return deny(
+            record,
+            `${reviewer} denied it: ${outcome.reason}`,
+            'Change the statement as the reviewer asked, or ask them directly.',
+          );
+        }
+        // Without a reason there is nothing to change it by: the agent must not retry it unchanged.
         return deny(
-          { outcome: 'denied', approver: outcome.approver, waitMs, reason: outcome.reason },
-          `a reviewer${outcome.approver ? ` (${outcome.approver})` : ''} denied it: ${outcome.reason}`,
-          'Change the statement as the reviewer asked, or ask them directly.',
+          record,
+          `${reviewer} denied it without giving a reason`,
+          `Do not send it again unchanged: ask ${outcome.approver ?? 'the reviewer'} what they need, or send a narrower statement (for example one whose WHERE clause names the rows).`,
         );
       }
       const scope = outcome.scope ?? 'once';

@@ -145,23 +145,33 @@ function maskingLineage(
   });
 }
 
+/** More writes than this in one request are not planned one by one: the reviewer sees "unknown". */
+const MAX_ESTIMATED_WRITES = 8;
+
 /**
- * For the reviewer: how many rows a single plain write would touch. Only statements the analysis fully
- * sees (no opaque code, no writable CTE, no server files) are planned; planning never runs them.
+ * For the reviewer: how many rows the request's writes would touch, summed over its statements. Only
+ * statements the analysis fully sees (no opaque code, no writable CTE, no server files) are planned;
+ * planning never runs them. One write it cannot plan makes the total unknown (null), not smaller.
  */
 function estimate(
   estimateRows: ((sql: string) => Promise<number | null>) | undefined,
   statements: StatementFacts[],
 ): Promise<number | null> | undefined {
-  if (!estimateRows || statements.length !== 1) return undefined;
-  const [s] = statements;
-  if (
-    s.kind !== 'write' ||
-    s.flags.length > 0 ||
-    !['INSERT', 'UPDATE', 'DELETE', 'MERGE'].includes(s.command)
-  )
-    return undefined;
-  return estimateRows(s.text).catch(() => null);
+  const writes = statements.filter((s) => s.kind === 'write');
+  if (!estimateRows || writes.length === 0) return undefined;
+  const plannable = (s: StatementFacts) =>
+    s.flags.length === 0 && ['INSERT', 'UPDATE', 'DELETE', 'MERGE'].includes(s.command);
+  if (writes.length > MAX_ESTIMATED_WRITES || !writes.every(plannable)) return Promise.resolve(null);
+  return (async () => {
+    let total = 0;
+    // One after the other: each plan opens an upstream connection of its own.
+    for (const s of writes) {
+      const n = await estimateRows(s.text).catch(() => null);
+      if (n === null) return null;
+      total += n;
+    }
+    return total;
+  })();
 }
 
 function factsSummary(analysis: SqlAnalysis): FactsSummary[] | undefined {
@@ -170,6 +180,7 @@ function factsSummary(analysis: SqlAnalysis): FactsSummary[] | undefined {
     command: s.command,
     kind: s.kind,
     relations: [...new Set(s.relations.map(qualifiedName))],
+    ...(s.details.everyRow ? { everyRow: true as const } : {}),
   }));
 }
 

@@ -211,7 +211,7 @@ export const EVENT_DATA_SCHEMAS: Record<EventType, object> = {
         items: {
           type: 'object',
           required: ['command', 'kind', 'relations'],
-          properties: { command: string, kind: string, relations: strings },
+          properties: { command: string, kind: string, relations: strings, everyRow: { const: true } },
         },
       },
       durationMs: { type: 'number', minimum: 0 },

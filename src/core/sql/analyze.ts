@@ -926,7 +926,17 @@ function classify(type: string, body: Obj, w: StatementWalker): Classified {
     case 'DeleteStmt':
     case 'MergeStmt':
       w.walk({ [type]: body });
-      return { command: commandOf(type), kind: 'write', details: { writes: writtenColumns(type, body) } };
+      return {
+        command: commandOf(type),
+        kind: 'write',
+        details: {
+          writes: writtenColumns(type, body),
+          // What a reviewer must not miss: no WHERE clause, so the write reaches every row of the table.
+          ...((type === 'UpdateStmt' || type === 'DeleteStmt') && body.whereClause === undefined
+            ? { everyRow: true as const }
+            : {}),
+        },
+      };
     case 'CopyStmt': {
       const direction = body.is_from ? 'from' : 'to';
       const target = body.is_program
@@ -1052,7 +1062,7 @@ function classify(type: string, body: Obj, w: StatementWalker): Classified {
     case 'TruncateStmt':
       w.markTargets(body, ['relations']);
       w.walk(body.relations, 'relations');
-      return { command: 'TRUNCATE', kind: 'write' };
+      return { command: 'TRUNCATE', kind: 'write', details: { everyRow: true } };
     case 'LockStmt':
       if (body.mode === ACCESS_SHARE_LOCK) {
         // It conflicts only with ACCESS EXCLUSIVE, the lock a plain SELECT takes too (pg_dump takes it).

@@ -116,6 +116,8 @@ export interface StatementFacts {
     explainAnalyze?: boolean;
     /** The table an INSERT/UPDATE/MERGE writes and the columns it sets (`*`: all of them). */
     writes?: { relation: string; columns: string[] };
+    /** UPDATE or DELETE without WHERE, or TRUNCATE: every row of the written table. */
+    everyRow?: true;
     /** The settings behind a `lexical-setting` flag. */
     lexical?: string[];
   };

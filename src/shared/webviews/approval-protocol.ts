@@ -85,12 +85,13 @@ export type ApprovalPanelReply =
 export const MAX_REASON_LENGTH = 2000;
 
 function pendingStatement(x: unknown, path: string): PendingStatementFacts {
-  const r = shape(x, path, ['command', 'kind', 'relations', 'functions', 'maskedColumns']);
+  const r = shape(x, path, ['command', 'kind', 'relations', 'functions', 'maskedColumns'], ['everyRow']);
   str(r.command, `${path}.command`);
   str(r.kind, `${path}.kind`);
   strArray(r.relations, `${path}.relations`);
   strArray(r.functions, `${path}.functions`);
   strArray(r.maskedColumns, `${path}.maskedColumns`);
+  if (r.everyRow !== undefined && r.everyRow !== true) fail(`${path}.everyRow`, 'expected true or absent');
   return r as unknown as PendingStatementFacts;
 }
 
