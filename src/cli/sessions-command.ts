@@ -110,6 +110,7 @@ function list(store: RecordingStore, filter: SessionFilter, json: boolean, out: 
     String(s.statements),
     String(s.denials),
     s.live ? 'live' : s.interrupted ? 'interrupted' : 'ended',
+    s.integrity === 'live' ? '-' : s.integrity,
   ]);
   writeText(
     out,
@@ -124,6 +125,7 @@ function list(store: RecordingStore, filter: SessionFilter, json: boolean, out: 
         'STATEMENTS',
         'DENIED',
         'STATE',
+        'RECORD',
       ],
       rows,
     ),
@@ -131,8 +133,9 @@ function list(store: RecordingStore, filter: SessionFilter, json: boolean, out: 
   return 0;
 }
 
-function show(store: RecordingStore, s: SessionSummary, json: boolean, out: Writable): number {
-  const events = store.events(s.id);
+function show(store: RecordingStore, indexed: SessionSummary, json: boolean, out: Writable): number {
+  // The verdict of the events shown, checked as they are read.
+  const { session: s, events } = store.record(indexed.id) ?? { session: indexed, events: [] };
   if (json) {
     out.write(JSON.stringify({ session: s, events }, null, 2) + '\n');
     return 0;
@@ -143,6 +146,7 @@ function show(store: RecordingStore, s: SessionSummary, json: boolean, out: Writ
       `  ${s.started} → ${s.ended ?? (s.live ? 'live' : 'not ended')}${s.endReason ? ` (${s.endReason})` : ''}\n` +
       `  ${s.statements} statement(s), ${s.denials} denied, ${s.approvals} approved on review` +
       `${s.policy ? `; policy ${s.policy}` : ''}\n` +
+      `  record: ${s.integrity}${s.integrityProblem ? ` — ${s.integrityProblem}` : ''}\n` +
       (store.damaged.length
         ? `  ${store.damaged.length} line(s) of the journal are not readable events and were skipped (airlock verify names them)\n`
         : '') +

@@ -220,6 +220,9 @@ async function verify(d: CommandDeps): Promise<void> {
     { location: vscode.ProgressLocation.Notification, title: 'Airlock: verifying recordings…' },
     async () => verifyRecordings(folder),
   );
+  // One verdict everywhere: the Sessions view re-reads the whole journal too (an edit in place keeps its size).
+  (await d.recordings.open()).reindex();
+  d.sessions.refreshSoon();
   const bad = report.problems.length + report.damaged.length;
   for (const p of report.problems)
     d.log.error(`verify: session ${p.sessionId}, event ${p.seq}: ${p.problem}`);
@@ -227,10 +230,15 @@ async function verify(d: CommandDeps): Promise<void> {
   const summary = `${report.sessions} session(s), ${report.events} event(s)`;
   if (bad === 0) void vscode.window.showInformationMessage(`Airlock: recordings verified — ${summary}.`);
   else {
+    // The problems belong to sessions: say which, and open the first (its replay carries the warning).
+    const affected = [...new Set(report.problems.map((p) => p.sessionId))];
     const choice = await vscode.window.showErrorMessage(
-      `Airlock: ${bad} problem(s) in the recordings (${summary}).`,
+      `Airlock: ${bad} problem(s) in the recordings (${summary}); ${affected.length} session(s) affected, marked in the Sessions view.`,
+      ...(affected.length ? ['Replay Affected Session'] : []),
       'Show Log',
     );
     if (choice === 'Show Log') d.log.show();
+    if (choice === 'Replay Affected Session')
+      await vscode.commands.executeCommand('airlock.replaySession', affected[0]);
   }
 }

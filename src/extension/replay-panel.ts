@@ -79,9 +79,10 @@ export class ReplayPanels implements vscode.Disposable {
     }
     // ready: (re)send the whole session (a hidden view is rebuilt when shown), then follow it if live.
     const store = await this.store();
-    const session = store.session(sessionId);
-    if (!session) return;
-    const events = store.events(session.id);
+    // The events and the verdict they carry, checked as read: a tampered record is never shown as genuine.
+    const record = store.record(sessionId);
+    if (!record) return;
+    const { session, events } = record;
     const first: ReplayViewMessage = {
       type: 'session',
       session: replaySession(session),
@@ -91,6 +92,11 @@ export class ReplayPanels implements vscode.Disposable {
     entry.follower?.close();
     entry.follower = session.live
       ? store.follow(session.id, events.at(-1)?.seq ?? 0, (more) => {
+          // Its checkpoint ends the session: send it whole again, with the verdict on the complete record.
+          if (more.some((e) => e.type === 'checkpoint')) {
+            void this.received(sessionId, entry, { type: 'ready' });
+            return;
+          }
           void entry.panel.webview.postMessage({
             type: 'append',
             sessionId: session.id,

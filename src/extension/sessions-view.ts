@@ -56,7 +56,7 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     const s = node.session;
     const item = new vscode.TreeItem(`${s.started.slice(11, 19)} ${s.connection} · ${actorLabel(s)}`);
     item.id = s.id;
-    item.description = `${s.statements} stmt${s.denials ? ` · ${s.denials} denied` : ''}${s.live ? ' · live' : ''}`;
+    item.description = `${s.integrity === 'verified' || s.integrity === 'live' ? '' : `${s.integrity} · `}${s.statements} stmt${s.denials ? ` · ${s.denials} denied` : ''}${s.live ? ' · live' : ''}`;
     // What a client named itself goes in as text: never as markdown (links, images) or escapes.
     const tooltip = new vscode.MarkdownString(`**Session** \`${s.id}\`\n\nConnection: `);
     tooltip.appendText(s.connection).appendMarkdown('\n\nHuman: ').appendText(printable(s.user));
@@ -68,16 +68,26 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
         `From: ${s.client}\nStarted: ${s.started}${s.ended ? `\nEnded: ${s.ended}${s.endReason ? ` (${printable(s.endReason)})` : ''}` : ''}`,
       )
       .appendMarkdown('\n\n')
-      .appendText(`${s.statements} statement(s), ${s.denials} denied, ${s.approvals} approved on review`);
+      .appendText(`${s.statements} statement(s), ${s.denials} denied, ${s.approvals} approved on review`)
+      .appendMarkdown('\n\n')
+      .appendText(
+        `Record: ${INTEGRITY_TOOLTIP[s.integrity]}${s.integrityProblem ? ` — ${s.integrityProblem}` : ''}`,
+      );
     item.tooltip = tooltip;
-    item.iconPath = new vscode.ThemeIcon(
-      s.live ? 'pulse' : s.denials ? 'shield' : 'history',
-      s.live
-        ? new vscode.ThemeColor('charts.green')
-        : s.denials
-          ? new vscode.ThemeColor('charts.red')
-          : undefined,
-    );
+    // A tampered or incomplete record is marked before anything else about the session.
+    item.iconPath =
+      s.integrity === 'tampered'
+        ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.errorForeground'))
+        : s.integrity === 'incomplete'
+          ? new vscode.ThemeIcon('question', new vscode.ThemeColor('list.warningForeground'))
+          : new vscode.ThemeIcon(
+              s.live ? 'pulse' : s.denials ? 'shield' : 'history',
+              s.live
+                ? new vscode.ThemeColor('charts.green')
+                : s.denials
+                  ? new vscode.ThemeColor('charts.red')
+                  : undefined,
+            );
     item.contextValue = s.live ? 'session-live' : 'session';
     item.command = { command: 'airlock.replaySession', title: 'Replay Session', arguments: [s.id] };
     return item;
@@ -97,6 +107,13 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     this.changed.dispose();
   }
 }
+
+const INTEGRITY_TOOLTIP: Record<SessionSummary['integrity'], string> = {
+  verified: 'verified (unbroken hash chain, signed checkpoint)',
+  tampered: 'TAMPERED — changed after it was written',
+  incomplete: 'incomplete (no signed checkpoint: its end may be missing)',
+  live: 'being recorded',
+};
 
 /** The Airlock view's badge: the statements waiting for review, so they are seen with the view closed. */
 export function pendingReviewsBadge(count: number): vscode.ViewBadge | undefined {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { Journal } from '../../src/core/recording/journal';
 import { verifyChain, type ChainedEvent } from '../../src/core/recording/chain';
+import { RecordingStore } from '../../src/core/recording/store';
 import { sharedCluster } from '../helpers/global-fixtures';
 import { proxyFor } from '../helpers/proxy';
 import { CLI, runAirlock as cli, untilReady } from '../helpers/airlock-cli';
@@ -81,25 +82,63 @@ describe('session recording through the proxy', function () {
     const ok = await cli(['verify', '--config', config]);
     assert.equal(ok.code, 0, ok.stdout);
     assert.match(ok.stdout, /1 session\(s\), \d+ event\(s\): verified/);
+    // Where sessions are read (the Sessions view, replay, `airlock sessions`), the same verdict per session.
+    const record = async () => {
+      const store = await RecordingStore.open(recordings);
+      try {
+        const [s] = store.sessions();
+        return { integrity: s.integrity, problem: s.integrityProblem };
+      } finally {
+        store.close();
+      }
+    };
+    assert.deepEqual(await record(), { integrity: 'verified', problem: undefined });
 
     const file = path.join(recordings, 'journal.jsonl');
     const original = readFileSync(file, 'utf8');
+    // A reader that indexed the journal before an edit in place (same size): the replay's verdict comes from
+    // the events it shows, and a re-index (what Verify does) brings the listing's verdict in line.
+    const open = await RecordingStore.open(recordings);
     writeFileSync(file, original.replace('select 3 as v', 'select 9 as v'));
+    try {
+      const id = open.sessions()[0].id;
+      const replayed = open.record(id);
+      assert.equal(replayed?.session.integrity, 'tampered');
+      assert.ok(replayed?.events.some((e) => JSON.stringify(e.data).includes('select 9 as v')));
+      open.reindex();
+      assert.equal(open.sessions()[0].integrity, 'tampered');
+    } finally {
+      open.close();
+    }
     const edited = await cli(['verify', '--config', config]);
     assert.equal(edited.code, 1);
     assert.match(edited.stdout, /event \d+: modified: its content does not match its hash/);
+    const tampered = await record();
+    assert.equal(tampered.integrity, 'tampered');
+    assert.match(tampered.problem ?? '', /^event \d+: modified: its content does not match its hash$/);
+    const listed = await cli(['sessions', 'list', '--config', config]);
+    assert.match(listed.stdout, /RECORD[\s\S]*tampered/);
 
     const lines = original.trimEnd().split('\n');
     writeFileSync(file, [...lines.slice(0, 2), ...lines.slice(3)].join('\n') + '\n');
     const removed = await cli(['verify', '--config', config]);
     assert.equal(removed.code, 1);
     assert.match(removed.stdout, /event 4: event 3 before it is missing/);
+    assert.deepEqual(await record(), {
+      integrity: 'tampered',
+      problem: 'event 4: event 3 before it is missing',
+    });
 
     // Cutting the session's last events (its end and checkpoint) leaves an intact chain, but no checkpoint.
     writeFileSync(file, lines.slice(0, -2).join('\n') + '\n');
     const truncated = await cli(['verify', '--config', config]);
     assert.equal(truncated.code, 1);
     assert.match(truncated.stdout, /no signed checkpoint after it/);
+    assert.deepEqual(await record(), { integrity: 'incomplete', problem: undefined });
+
+    // Put back as it was, the record verifies again (the index is rebuilt when the journal changed under it).
+    writeFileSync(file, original);
+    assert.deepEqual(await record(), { integrity: 'verified', problem: undefined });
   });
 
   it('fails closed when the journal cannot be written: the client gets 58030, never an unrecorded result', async () => {

@@ -430,16 +430,27 @@ describe('Airlock end to end in a real VS Code (code-server + Chromium + demo Po
 
   step('the replay view of the session shows both writes: the approved one and the denied one', async () => {
     await wb.runCommand('Airlock: Replay Session');
-    const picked = await wb.pickQuickItem(/demo.*1 denied/, LONG);
+    // Two denials: the reviewer's, and the review that timed out.
+    const picked = await wb.pickQuickItem(/demo.*2 denied/, LONG);
     assert.match(picked, new RegExp(me));
     await waitForText(
       sessionsTree(),
-      /demo.*1 denied/,
-      'the ended session, with its denial, in the Sessions tree',
+      /demo.*2 denied/,
+      'the ended session, with its denials, in the Sessions tree',
     );
     const tab = wb.page.locator('.tab .label-name', { hasText: /^Replay: demo / }).first();
     const title = await waitForText(tab, /^Replay: demo \d\d:\d\d:\d\d$/, 'the replay tab', MEDIUM);
     const frame = await wb.webviewFrame(title, MEDIUM);
+    await waitForText(
+      frame.locator('#integrity-badge'),
+      /^\s*Verified$/,
+      'the verified record in the header',
+    );
+    assert.equal(
+      await frame.locator('#integrity-banner').isVisible(),
+      false,
+      'no warning on a verified record',
+    );
     // Both writes set an unmasked column: recorded verbatim, literals included.
     const writes = frame.locator('#timeline li', { hasText: /UPDATE customers SET city/ });
     await waitForText(
@@ -497,4 +508,43 @@ describe('Airlock end to end in a real VS Code (code-server + Chromium + demo Po
     const errors = log.split('\n').filter((l) => /\[error\]/.test(l));
     assert.deepEqual(errors, [], 'errors in the Airlock output channel');
   });
+
+  step(
+    'a journal changed by one byte: Verify names the session, the tree and the replay mark it tampered',
+    async () => {
+      const folder = /recording sessions to (\S+) /.exec(airlockLog())?.[1];
+      assert.ok(folder, 'the log names the recordings folder');
+      const journal = path.join(folder, 'journal.jsonl');
+      const text = readFileSync(journal, 'utf8');
+      // One byte of the approved write's SQL, the same length: only the hash chain can tell.
+      assert.ok(text.includes("city = 'Reykjavik'"));
+      writeFileSync(journal, text.replace("city = 'Reykjavik'", "city = 'Reykjavok'"));
+      await wb.runCommand('View: Close All Editor Groups');
+      await wb.runCommand('Airlock: Verify Recordings');
+      const clicked = await wb.clickNotificationButton(
+        /1 session\(s\) affected/,
+        'Replay Affected Session',
+        LONG,
+      );
+      assert.ok(clicked, 'Verify offers the affected session');
+      await waitForText(
+        sessionsTree(),
+        /demo.*tampered · \d+ stmt/,
+        'the tampered session in the Sessions tree',
+      );
+      const tab = wb.page.locator('.tab .label-name', { hasText: /^Replay: demo / }).first();
+      const title = await waitForText(tab, /^Replay: demo \d\d:\d\d:\d\d$/, 'the replay tab', MEDIUM);
+      const frame = await wb.webviewFrame(title, MEDIUM);
+      await waitForText(
+        frame.locator('#integrity-badge'),
+        /Tampered/,
+        'the tampered marker in the replay header',
+      );
+      await waitForText(
+        frame.locator('#integrity-banner'),
+        /changed after it was written \(event \d+: modified/,
+        'the warning that says which event',
+      );
+    },
+  );
 });

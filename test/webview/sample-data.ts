@@ -219,6 +219,7 @@ export function sampleSession(): { session: ReplaySession; events: ReplayEvent[]
       live: false,
       statements: 8,
       denials: 2,
+      integrity: 'verified' as const,
     },
     events,
   };

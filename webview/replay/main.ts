@@ -60,6 +60,13 @@ const announce = announcer(root);
 
 const titleEl = h('h1', { id: 'session-title' }, '…');
 const liveBadge = h('span', { id: 'live-badge', class: 'badge', hidden: true });
+const integrityBadge = h('span', { id: 'integrity-badge', class: 'badge', hidden: true });
+const integrityBanner = h('p', {
+  id: 'integrity-banner',
+  class: 'integrity-banner',
+  role: 'alert',
+  hidden: true,
+});
 const summaryList = h('dl', { id: 'session-summary', class: 'rp-summary' });
 
 function exportButton(format: ExportFormat, label: string): HTMLButtonElement {
@@ -95,9 +102,11 @@ const header = h(
       icon('database'),
       h('div', { class: 'rp-title-text' }, h('span', { class: 'eyebrow' }, 'Session replay'), titleEl),
       liveBadge,
+      integrityBadge,
     ),
     h('div', { class: 'rp-export', role: 'group', 'aria-label': 'Export' }, exportJsonl, exportOcsf),
   ),
+  integrityBanner,
   summaryList,
 );
 
@@ -356,6 +365,13 @@ function factRow(label: string, value: Child): Child[] {
   return [h('dt', {}, label), h('dd', {}, value)];
 }
 
+/** The statement's place among all the session's statements: the same number the toolbar counts. */
+function statementOrdinal(seq: number): number {
+  let n = 0;
+  for (const ev of events) if (statements.has(ev.seq) && ev.seq <= seq) n++;
+  return n;
+}
+
 function statementDetail(ev: ReplayEvent, s: StatementRecord): Child[] {
   const sqlCode = h('code', {});
   renderSql(sqlCode, s.sql, { format: true });
@@ -399,7 +415,8 @@ function statementDetail(ev: ReplayEvent, s: StatementRecord): Child[] {
     h(
       'div',
       { class: 'detail-head' },
-      h('h2', { id: 'detail-title' }, `Statement #${ev.seq}`),
+      h('h2', { id: 'detail-title' }, `Statement ${statementOrdinal(ev.seq)}`),
+      h('span', { class: 'muted', title: 'The event number in the recording' }, `event #${ev.seq}`),
       h(
         'span',
         { class: `badge ${s.decision}` },
@@ -493,6 +510,7 @@ function renderSummary(): void {
   liveBadge.hidden = false;
   liveBadge.className = s.live ? 'badge live' : 'badge outline';
   replace(liveBadge, s.live ? icon('circle-filled') : null, s.live ? 'Live' : 'Ended');
+  renderIntegrity(s);
   const item = (label: string, value: Child, id?: string): HTMLElement =>
     h('div', { class: 'sum-item' }, h('dt', {}, label), h('dd', id ? { id } : {}, value));
   const ended = s.ended ? dateTime(s.ended) : s.live ? 'still running' : '—';
@@ -518,6 +536,30 @@ function renderSummary(): void {
   exportJsonl.disabled = exportOcsf.disabled = false;
 }
 
+/** What the hash chain and the signed checkpoint say: a tampered record is never shown as genuine. */
+function renderIntegrity(s: ReplaySession): void {
+  const text = INTEGRITY_TEXT[s.integrity];
+  integrityBadge.hidden = s.integrity === 'live';
+  integrityBadge.className = `badge integrity-${s.integrity}`;
+  replace(integrityBadge, icon(text.icon), text.label);
+  const warning =
+    s.integrity === 'tampered'
+      ? `This record was changed after it was written (${s.integrityProblem ?? 'the hash chain is broken'}). What follows is not what happened: use the verified copy in the central store, and report it.`
+      : s.integrity === 'incomplete'
+        ? 'This record has no signed checkpoint: its end may have been cut off, or the proxy was killed and has not run since (it closes such sessions when it starts).'
+        : '';
+  integrityBanner.hidden = !warning;
+  integrityBanner.className = `integrity-banner ${s.integrity}`;
+  setText(integrityBanner, warning);
+}
+
+const INTEGRITY_TEXT: Record<ReplaySession['integrity'], { icon: string; label: string }> = {
+  verified: { icon: 'verified', label: 'Verified' },
+  tampered: { icon: 'warning', label: 'Tampered' },
+  incomplete: { icon: 'question', label: 'Incomplete' },
+  live: { icon: 'circle-filled', label: 'Live' },
+};
+
 function renderFilter(): void {
   const q = search.trim();
   for (const ev of events) {
@@ -535,7 +577,8 @@ function renderPosition(): void {
   const i = vis.findIndex((ev) => ev.seq === selectedSeq);
   const ev = events.find((e) => e.seq === selectedSeq);
   if (vis.length === 0) setText(position, search.trim() ? 'No statement matches' : 'No statements');
-  else if (i >= 0) setText(position, `Statement ${i + 1} of ${vis.length}`);
+  // Filtered, the position counts matches; the detail keeps the statement's own number.
+  else if (i >= 0) setText(position, `${search.trim() ? 'Match' : 'Statement'} ${i + 1} of ${vis.length}`);
   else setText(position, ev ? `${eventLabel(ev)} · ${vis.length} statements` : `${vis.length} statements`);
   const before = vis.some((e) => e.seq < (selectedSeq ?? Infinity));
   const after = vis.some((e) => e.seq > (selectedSeq ?? -Infinity));

@@ -86,31 +86,48 @@ export interface ChainProblem {
   problem: string;
 }
 
+/** Where a session's chain stands: its last sequence number and hash (0 and '' before its first event). */
+export interface ChainPosition {
+  seq: number;
+  hash: string;
+}
+
+/** What is wrong with an event given where its session's chain stood before it (empty: nothing). */
+export function chainProblems(e: ChainedEvent, before: ChainPosition): string[] {
+  const problems: string[] = [];
+  if (eventHash(e) !== e.hash) problems.push('modified: its content does not match its hash');
+  if (e.seq !== before.seq + 1) {
+    problems.push(
+      e.seq === before.seq + 2
+        ? `event ${before.seq + 1} before it is missing`
+        : e.seq > before.seq + 2
+          ? `events ${before.seq + 1}–${e.seq - 1} before it are missing`
+          : `out of order (after event ${before.seq})`,
+    );
+  } else if (e.prev !== before.hash) {
+    problems.push('does not follow the event before it (prev hash differs)');
+  }
+  return problems;
+}
+
+/** The chain's position after an event (a sequence number never moves back). */
+export function chainAfter(e: ChainedEvent, before: ChainPosition): ChainPosition {
+  return { seq: Math.max(before.seq, e.seq), hash: e.hash };
+}
+
 /**
  * Checks chains event by event (in the order they were stored), so a journal of any size verifies in
  * bounded memory: per session, only its last sequence number and hash are kept.
  */
 export class ChainVerifier {
   readonly problems: ChainProblem[] = [];
-  private readonly state = new Map<string, { seq: number; hash: string }>();
+  private readonly state = new Map<string, ChainPosition>();
 
   add(e: ChainedEvent): void {
-    const s = this.state.get(e.sessionId) ?? { seq: 0, hash: '' };
-    const problem = (text: string) =>
-      this.problems.push({ sessionId: e.sessionId, seq: e.seq, problem: text });
-    if (eventHash(e) !== e.hash) problem('modified: its content does not match its hash');
-    if (e.seq !== s.seq + 1) {
-      problem(
-        e.seq === s.seq + 2
-          ? `event ${s.seq + 1} before it is missing`
-          : e.seq > s.seq + 2
-            ? `events ${s.seq + 1}–${e.seq - 1} before it are missing`
-            : `out of order (after event ${s.seq})`,
-      );
-    } else if (e.prev !== s.hash) {
-      problem('does not follow the event before it (prev hash differs)');
-    }
-    this.state.set(e.sessionId, { seq: Math.max(s.seq, e.seq), hash: e.hash });
+    const before = this.state.get(e.sessionId) ?? { seq: 0, hash: '' };
+    for (const problem of chainProblems(e, before))
+      this.problems.push({ sessionId: e.sessionId, seq: e.seq, problem });
+    this.state.set(e.sessionId, chainAfter(e, before));
   }
 }
 

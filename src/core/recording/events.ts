@@ -136,7 +136,14 @@ export interface SessionSummary {
   denials: number;
   approvals: number;
   checkpoint: boolean;
+  /** What the hash chain and the signed checkpoint say of the session's record (`airlock verify`'s checks). */
+  integrity: SessionIntegrity;
+  /** The first problem found when tampered: which event, and what. */
+  integrityProblem?: string;
 }
+
+export type SessionIntegrity = 'verified' | 'tampered' | 'incomplete' | 'live';
+export const SESSION_INTEGRITY: readonly SessionIntegrity[] = ['verified', 'tampered', 'incomplete', 'live'];
 
 export type ExportFormat = 'jsonl' | 'ocsf';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['jsonl', 'ocsf'];

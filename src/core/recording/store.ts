@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash, type KeyObject } from 'node:crypto';
 import {
   closeSync,
   openSync,
@@ -11,10 +11,13 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import initSqlJs, { type Database, type SqlValue } from 'sql.js';
-import type { RecordedEvent, SessionSummary } from './events';
+import type { RecordedEvent, SessionIntegrity, SessionSummary } from './events';
 import { scanEvents } from './event-reader';
 import { JOURNAL_FILE, type JournalDamage } from './journal';
 import { liveWriter } from './writer-lock';
+import { chainAfter, chainProblems, type ChainPosition, type ChainedEvent } from './chain';
+import { verificationKey } from './checkpoint';
+import { checkpointCoverage } from './verify';
 import type { AgentChannel } from '../identity/actor';
 
 export type { SessionSummary } from './events';
@@ -45,7 +48,8 @@ CREATE TABLE IF NOT EXISTS sessions (
   started TEXT NOT NULL, ended TEXT, end_reason TEXT, interrupted INTEGER NOT NULL DEFAULT 0,
   events INTEGER NOT NULL DEFAULT 0, statements INTEGER NOT NULL DEFAULT 0,
   denials INTEGER NOT NULL DEFAULT 0, approvals INTEGER NOT NULL DEFAULT 0,
-  checkpoint INTEGER NOT NULL DEFAULT 0, first_offset INTEGER NOT NULL, last_offset INTEGER NOT NULL);
+  checkpoint INTEGER NOT NULL DEFAULT 0, first_offset INTEGER NOT NULL, last_offset INTEGER NOT NULL,
+  chain_seq INTEGER NOT NULL DEFAULT 0, chain_hash TEXT NOT NULL DEFAULT '', integrity_problem TEXT);
 CREATE INDEX IF NOT EXISTS sessions_started ON sessions (started);
 `;
 
@@ -60,16 +64,23 @@ let sqlJs: ReturnType<typeof initSqlJs> | null = null;
 export class RecordingStore {
   private offset = 0;
   private changed = false;
+  /** sha256 of the journal's bytes the index describes, [0, offset): a cache never outlives an edit. */
+  private digest = createHash('sha256');
   /**
    * Lines the index skipped since the store was opened: unreadable, or not events of the schema (a
    * garbled or tampered journal). `airlock verify` names them too.
    */
   readonly damaged: JournalDamage[] = [];
 
+  /** The installation key that signs checkpoints, read once (its absence is itself a finding). */
+  private readonly key: KeyObject | null;
+
   private constructor(
     readonly dir: string,
     private db: Database,
-  ) {}
+  ) {
+    this.key = verificationKey(dir);
+  }
 
   /** Opens the folder's index (creating or rebuilding it as needed) and catches up with the journal. */
   static async open(dir: string): Promise<RecordingStore> {
@@ -79,14 +90,16 @@ export class RecordingStore {
       db = new SQL.Database(readFileSync(path.join(dir, INDEX_FILE)));
       db.exec(SCHEMA);
       // An index from before a column was added is rebuilt from the journal (it is only a cache).
-      db.exec('SELECT channel FROM sessions LIMIT 0');
+      db.exec('SELECT channel, integrity_problem FROM sessions LIMIT 0');
     } catch {
       db = new SQL.Database();
       db.exec(SCHEMA);
     }
     const store = new RecordingStore(dir, db);
     store.offset = Number(store.meta('offset') ?? 0);
-    if (!store.matchesJournal()) store.reset();
+    // The index is trusted only for the very bytes it was built from: an edit in place keeps size and head.
+    if (!store.matchesJournal() || hashRange(dir, store.digest, 0, store.offset) !== store.meta('digest'))
+      store.reset();
     store.refresh();
     return store;
   }
@@ -109,6 +122,7 @@ export class RecordingStore {
   private reset(): void {
     this.db.exec('DELETE FROM sessions; DELETE FROM meta;');
     this.offset = 0;
+    this.digest = createHash('sha256');
     this.damaged.length = 0;
     this.changed = true;
   }
@@ -130,6 +144,7 @@ export class RecordingStore {
       this.offset = scanEvents(this.dir, this.offset, {
         event: (e, offset) => {
           upsert.run([e.sessionId, e.time, offset, offset]);
+          this.checkIntegrity(e);
           const statement = e.type === 'statement';
           const denied = statement && e.data.decision === 'deny' ? 1 : 0;
           const approved = statement && e.data.review?.outcome === 'approved' ? 1 : 0;
@@ -140,6 +155,7 @@ export class RecordingStore {
       });
       if (start === 0 && this.offset > 0) this.setMeta('head', journalHead(this.dir));
       this.setMeta('offset', String(this.offset));
+      this.setMeta('digest', hashRange(this.dir, this.digest, start, this.offset));
       this.db.exec('COMMIT');
     } catch (err) {
       this.db.exec('ROLLBACK');
@@ -150,6 +166,60 @@ export class RecordingStore {
     }
     if (this.offset !== start) this.changed = true;
     return this.offset !== start;
+  }
+
+  /**
+   * The same checks as `airlock verify`, kept per session as the journal is indexed (so every reader of
+   * sessions sees them): the hash chain, the signed checkpoint, and nothing after it. The first problem
+   * found stays the session's.
+   */
+  private checkIntegrity(e: RecordedEvent): void {
+    const row = this.db.exec(
+      'SELECT chain_seq, chain_hash, checkpoint, integrity_problem FROM sessions WHERE id = ?',
+      [e.sessionId],
+    )[0]?.values[0];
+    const before: ChainPosition = { seq: Number(row?.[0] ?? 0), hash: String(row?.[1] ?? '') };
+    const problems = recordProblems(this.key, e, before, row?.[2] === 1);
+    const first = row?.[3] ?? (problems.length ? `event ${e.seq}: ${problems[0]}` : null);
+    const after = chainAfter(chained(e), before);
+    this.db.run('UPDATE sessions SET chain_seq = ?, chain_hash = ?, integrity_problem = ? WHERE id = ?', [
+      after.seq,
+      after.hash,
+      first,
+      e.sessionId,
+    ]);
+  }
+
+  /**
+   * A session with its events and the verdict those very events carry, checked as they are read: what
+   * a replay shows is what was verified, even when the journal was edited in place after it was indexed.
+   */
+  record(id: string): { session: SessionSummary; events: RecordedEvent[] } | undefined {
+    const indexed = this.session(id);
+    if (!indexed) return undefined;
+    const events = this.events(indexed.id);
+    let before: ChainPosition = { seq: 0, hash: '' };
+    let checkpointed = false;
+    let problem: string | undefined;
+    for (const e of events) {
+      const [first] = recordProblems(this.key, e, before, checkpointed);
+      problem ??= first && `event ${e.seq}: ${first}`;
+      before = chainAfter(chained(e), before);
+      checkpointed ||= e.type === 'checkpoint';
+    }
+    const { integrityProblem: _indexed, ...rest } = indexed;
+    const session: SessionSummary = {
+      ...rest,
+      integrity: problem ? 'tampered' : checkpointed ? 'verified' : indexed.live ? 'live' : 'incomplete',
+      ...(problem ? { integrityProblem: problem } : {}),
+    };
+    return { session, events };
+  }
+
+  /** Drops the index and reads the whole journal again (after a full verification: one verdict everywhere). */
+  reindex(): void {
+    this.reset();
+    this.refresh();
   }
 
   private indexEvent(e: RecordedEvent): void {
@@ -314,7 +384,9 @@ function summary(row: Record<string, unknown>, writerAlive: boolean): SessionSum
     denials: Number(row.denials),
     approvals: Number(row.approvals),
     checkpoint: row.checkpoint === 1,
+    integrity: integrityOf(row, writerAlive),
   };
+  if (row.integrity_problem != null) s.integrityProblem = String(row.integrity_problem);
   if (row.agent != null) s.agent = String(row.agent);
   if (row.channel != null) s.channel = row.channel as AgentChannel;
   if (row.application != null) s.application = String(row.application);
@@ -322,6 +394,38 @@ function summary(row: Record<string, unknown>, writerAlive: boolean): SessionSum
   if (row.ended != null) s.ended = String(row.ended);
   if (row.end_reason != null) s.endReason = String(row.end_reason);
   return s;
+}
+
+const chained = (e: RecordedEvent) => e as unknown as ChainedEvent;
+
+/**
+ * `airlock verify`'s checks of one event, given its session's chain before it: the hash chain, the signed
+ * checkpoint, and nothing recorded after the checkpoint.
+ */
+function recordProblems(
+  key: KeyObject | null,
+  e: RecordedEvent,
+  before: ChainPosition,
+  checkpointed: boolean,
+): string[] {
+  const problems = chainProblems(chained(e), before);
+  if (checkpointed && e.type !== 'checkpoint') problems.push("recorded after the session's checkpoint");
+  if (e.type === 'checkpoint') {
+    const bad = checkpointCoverage(key, chained(e), before.seq ? before : undefined);
+    if (bad) problems.push(bad);
+  }
+  return problems;
+}
+
+/**
+ * Tampered: a check failed. Verified: its signed checkpoint closes an unbroken chain. Live: still being
+ * written. Incomplete: it has no checkpoint and nothing is writing it (the end was cut off, or the
+ * proxy was killed and has not run since, which closes such sessions).
+ */
+function integrityOf(row: Record<string, unknown>, writerAlive: boolean): SessionIntegrity {
+  if (row.integrity_problem != null) return 'tampered';
+  if (row.checkpoint === 1) return 'verified';
+  return row.ended == null && writerAlive ? 'live' : 'incomplete';
 }
 
 function isoTime(text: string, what: string): string {
@@ -337,6 +441,25 @@ function journalSize(dir: string): number {
   } catch {
     return 0;
   }
+}
+
+/** Adds the journal's bytes [from, to) to `hash`; returns the digest so far (hex), `hash` still open. */
+function hashRange(dir: string, hash: Hash, from: number, to: number): string {
+  if (to > from) {
+    const fd = openSync(path.join(dir, JOURNAL_FILE), 'r');
+    try {
+      const buf = Buffer.alloc(Math.min(1 << 20, to - from));
+      for (let at = from; at < to;) {
+        const n = readSync(fd, buf, 0, Math.min(buf.length, to - at), at);
+        if (n === 0) break;
+        hash.update(buf.subarray(0, n));
+        at += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return hash.copy().digest('hex');
 }
 
 /** sha256 of the journal's first line: tells a rewritten (compacted) journal from the indexed one. */

@@ -87,18 +87,24 @@ function checkCheckpoint(
   before: ChainedEvent | undefined,
   problems: ChainProblem[],
 ): void {
-  const problem = (text: string): void => {
-    problems.push({ sessionId: e.sessionId, seq: e.seq, problem: text });
-  };
+  const problem = checkpointCoverage(key, e, before);
+  if (problem) problems.push({ sessionId: e.sessionId, seq: e.seq, problem });
+}
+
+/**
+ * What is wrong with a checkpoint event: its signature (by the installation key), or the event it says
+ * it covers is not the one before it. `before`: the session's last event before the checkpoint.
+ */
+export function checkpointCoverage(
+  key: KeyObject | null,
+  e: ChainedEvent,
+  before: { seq: number; hash: string } | undefined,
+): string | null {
   if (!key)
-    return problem(
-      'checkpoint cannot be checked: the installation public key (keys/installation-ed25519.pub.pem) is missing',
-    );
+    return 'checkpoint cannot be checked: the installation public key (keys/installation-ed25519.pub.pem) is missing';
   const bad = checkpointProblem(key, e.sessionId, e.data);
-  if (bad) return problem(bad);
-  if (!before || e.data.seq !== before.seq || e.data.hash !== before.hash) {
-    problem(
-      `checkpoint covers event ${String(e.data.seq)}, but the event before it is ${before ? before.seq : 'missing'}`,
-    );
-  }
+  if (bad) return bad;
+  if (!before || e.data.seq !== before.seq || e.data.hash !== before.hash)
+    return `checkpoint covers event ${String(e.data.seq)}, but the event before it is ${before ? before.seq : 'missing'}`;
+  return null;
 }

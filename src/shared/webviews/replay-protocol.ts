@@ -8,6 +8,7 @@
 import {
   EVENT_DATA_SCHEMAS,
   EXPORT_FORMATS,
+  SESSION_INTEGRITY,
   sampleRowMismatch,
   type EventEnvelope,
   type ExportFormat,
@@ -34,7 +35,16 @@ import {
 /** The session as the replay view shows it. */
 export type ReplaySession = Pick<
   SessionSummary,
-  'id' | 'connection' | 'client' | 'started' | 'ended' | 'live' | 'statements' | 'denials'
+  | 'id'
+  | 'connection'
+  | 'client'
+  | 'started'
+  | 'ended'
+  | 'live'
+  | 'statements'
+  | 'denials'
+  | 'integrity'
+  | 'integrityProblem'
 > & { actor: WebviewActor };
 
 /** A recorded event as the view receives it (the chain's fields stay in the host). */
@@ -66,6 +76,8 @@ export function replaySession(s: SessionSummary): ReplaySession {
     live: s.live,
     statements: s.statements,
     denials: s.denials,
+    integrity: s.integrity,
+    ...(s.integrityProblem ? { integrityProblem: s.integrityProblem } : {}),
   };
 }
 
@@ -77,8 +89,8 @@ export function assertReplaySession(x: unknown, path = 'session'): ReplaySession
   const r = shape(
     x,
     path,
-    ['id', 'connection', 'actor', 'client', 'started', 'live', 'statements', 'denials'],
-    ['ended'],
+    ['id', 'connection', 'actor', 'client', 'started', 'live', 'statements', 'denials', 'integrity'],
+    ['ended', 'integrityProblem'],
   );
   str(r.id, `${path}.id`, { nonEmpty: true });
   str(r.connection, `${path}.connection`);
@@ -89,6 +101,8 @@ export function assertReplaySession(x: unknown, path = 'session'): ReplaySession
   bool(r.live, `${path}.live`);
   num(r.statements, `${path}.statements`, { integer: true, min: 0 });
   num(r.denials, `${path}.denials`, { integer: true, min: 0 });
+  oneOf(r.integrity, `${path}.integrity`, SESSION_INTEGRITY);
+  if (r.integrityProblem !== undefined) str(r.integrityProblem, `${path}.integrityProblem`);
   return r as unknown as ReplaySession;
 }
 
