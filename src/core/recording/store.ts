@@ -207,9 +207,9 @@ export class RecordingStore {
       before = chainAfter(chained(e), before);
       checkpointed ||= e.type === 'checkpoint';
     }
-    const { integrityProblem: _indexed, ...rest } = indexed;
     const session: SessionSummary = {
-      ...rest,
+      ...indexed,
+      integrityProblem: undefined,
       integrity: problem ? 'tampered' : checkpointed ? 'verified' : indexed.live ? 'live' : 'incomplete',
       ...(problem ? { integrityProblem: problem } : {}),
     };
