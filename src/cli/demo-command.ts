@@ -85,6 +85,7 @@ export async function demoCommand(options: { 'ready-file'?: string; device?: boo
       oidc: { issuer: idp.issuer, audience: idp.audience },
       upstream: db.upstream,
       policyFile: DEMO_POLICY,
+      ...(db.addDatabase ? { database: await db.addDatabase('airlock_control_plane') } : {}),
     });
     started.push(() => controlPlane.stop());
     writeText(
@@ -93,7 +94,7 @@ export async function demoCommand(options: { 'ready-file'?: string; device?: boo
         '',
         `Identity provider: ${idp.issuer} (demo accounts: ${idp.accounts.map((a) => `${a.id} in ${a.groups.join(', ')}`).join('; ')}; any password)`,
         `Control plane:     ${controlPlane.url} — plain http on loopback, for this demo only (production runs TLS);`,
-        `                   store: PGlite in ${controlPlane.storeDir}, removed at the end`,
+        `                   store: ${controlPlane.store}`,
         `Demo database:     ${db.engine}`,
         '',
         'Sign in as dev (group developers) or rev (group reviewers).',
