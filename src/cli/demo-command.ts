@@ -92,12 +92,12 @@ export async function demoCommand(options: { 'ready-file'?: string; device?: boo
       process.stdout,
       [
         '',
-        `Identity provider: ${idp.issuer} (demo accounts: ${idp.accounts.map((a) => `${a.id} in ${a.groups.join(', ')}`).join('; ')}; any password)`,
+        `Identity provider: ${idp.issuer} (the demo's own)`,
         `Control plane:     ${controlPlane.url} — plain http on loopback, for this demo only (production runs TLS);`,
         `                   store: ${controlPlane.store}`,
         `Demo database:     ${db.engine}`,
         '',
-        'Sign in as dev (group developers) or rev (group reviewers).',
+        `Sign in as ${idp.accounts.map((a) => `${a.id} (group ${a.groups.join(', ')})`).join(' or ')}, with any password.`,
         '',
       ].join('\n'),
     );
