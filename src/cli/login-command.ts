@@ -1,13 +1,10 @@
-import { spawn } from 'node:child_process';
 import { loadConfig } from '../config/config';
 import { connectIssuer, isLoopbackHttp, type Issuer } from '../identity/issuer';
-import { startDeviceSignIn } from '../identity/device-sign-in';
-import { startLoopbackSignIn } from '../identity/loopback-sign-in';
 import { OidcSession, signOut, type VerifiedHuman } from '../identity/oidc-session';
 import { refreshTokenFile } from '../identity/refresh-token-store';
 import { oidcSettings } from '../identity/settings';
-import type { GrantResult } from '../identity/grant';
 import { writeText } from './human-output';
+import { startInteractiveSignIn } from './interactive-sign-in';
 
 export const loginUsage = `airlock login [--device] [--config FILE]
 
@@ -44,25 +41,8 @@ function issuerFromConfig(options: CommonOptions): Promise<Issuer> {
 export async function loginCommand(options: CommonOptions & { device?: boolean }): Promise<number> {
   const issuer = await issuerFromConfig(options);
   const store = refreshTokenFile(issuer.settings);
-  let tokens: GrantResult;
-  if (options.device) {
-    const pending = await startDeviceSignIn(issuer);
-    const minutes = Math.max(1, Math.round((pending.expiresAt.getTime() - Date.now()) / 60_000));
-    writeText(
-      process.stdout,
-      `To sign in, open ${pending.verificationUri} on any device and enter the code ${pending.userCode}\n(the code expires in ${minutes} min).\n`,
-    );
-    tokens = await pending.completed;
-  } else {
-    const pending = await startLoopbackSignIn(issuer);
-    const url = pending.authorizationUrl.href;
-    const opened = openBrowser(url);
-    writeText(
-      process.stdout,
-      `${opened ? 'Sign in in the browser window that opened.' : 'Open this address in a browser to sign in:'} If none opened, open:\n  ${url}\n`,
-    );
-    tokens = await pending.completed;
-  }
+  const pending = await startInteractiveSignIn(issuer, options.device ? 'device' : 'browser', process.stdout);
+  const tokens = await pending.completed;
   const session = await OidcSession.start(issuer, tokens, store);
   try {
     writeText(
@@ -120,12 +100,12 @@ export async function whoamiCommand(options: CommonOptions & { server?: string }
   return 0;
 }
 
-function describe(human: VerifiedHuman): string {
+export function describe(human: VerifiedHuman): string {
   return `${human.user} (groups: ${human.groups.length ? human.groups.join(', ') : 'none'})`;
 }
 
 /** What the Airlock server says this identity may reach; an explanation instead when it cannot say. */
-async function reachable(server: string, accessToken: string): Promise<string> {
+export async function reachable(server: string, accessToken: string): Promise<string> {
   let url: URL;
   try {
     url = new URL('/v1/whoami', server);
@@ -158,17 +138,4 @@ async function reachable(server: string, accessToken: string): Promise<string> {
   if (!connections) return `server ${url.origin}: answered /v1/whoami without a list of connections\n`;
   if (connections.length === 0) return `server ${url.origin}: your groups may reach no connection\n`;
   return `server ${url.origin}: you may reach\n${connections.map((c) => `  ${c.name} (${c.kind})\n`).join('')}`;
-}
-
-/** Where a desktop exists, xdg-open the address; the printed address is the fallback either way. */
-function openBrowser(url: string): boolean {
-  if (process.platform !== 'linux' || !(process.env.DISPLAY || process.env.WAYLAND_DISPLAY)) return false;
-  try {
-    const child = spawn('xdg-open', [url], { stdio: 'ignore', detached: true });
-    child.on('error', () => undefined);
-    child.unref();
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import pg from 'pg';
 import type { Logger } from '../core/log';
 import { findPostgresBinaries, freePort, startCluster } from './postgres-cluster';
 import { sampleDataSql } from './sample-data';
@@ -11,7 +12,21 @@ export interface DemoDatabase {
   /** postgres:// URL without the password. */
   upstream: string;
   password: string | undefined;
+  /**
+   * A database of its own, owned by a role of its own, in the demo's cluster: where `airlock demo` keeps
+   * its control plane's store. Absent on PGlite, which serves one database. Removed with the cluster.
+   */
+  addDatabase?(name: string): Promise<OwnDatabase>;
   stop(): Promise<void>;
+}
+
+/** How to reach a database made by `addDatabase` (TCP on 127.0.0.1, password authentication). */
+export interface OwnDatabase {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
 }
 
 /**
@@ -46,6 +61,28 @@ async function startRealDemo(log: Logger): Promise<DemoDatabase> {
       engine: 'postgresql',
       upstream: `postgres://app@127.0.0.1:${cluster.port}/shop?sslmode=verify-full&sslrootcert=${encodeURIComponent(cluster.caFile)}`,
       password,
+      addDatabase: async (name) => {
+        // A plain identifier: utility statements take no parameters, so nothing else is ever inlined.
+        if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`not a plain database name: ${name}`);
+        const secret = randomBytes(18).toString('base64url');
+        // Over the cluster's own socket (trust): the new password travels in no process argument.
+        const admin = new pg.Client({
+          host: cluster.dir,
+          port: cluster.port,
+          user: cluster.user,
+          database: 'postgres',
+        });
+        await admin.connect();
+        try {
+          await admin.query(`CREATE ROLE ${name} LOGIN PASSWORD '${secret}'`);
+          await admin.query(`CREATE DATABASE ${name} OWNER ${name}`);
+          // The demo's other roles (the proxy's `app`) have no business there.
+          await admin.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${name} FROM PUBLIC`);
+        } finally {
+          await admin.end();
+        }
+        return { host: '127.0.0.1', port: cluster.port, database: name, user: name, password: secret };
+      },
       stop: () => cluster.stop(),
     };
   } catch (err) {

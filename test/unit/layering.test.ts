@@ -13,7 +13,6 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   core: [],
   shared: ['core'],
   config: ['core'],
-  demo: ['core'],
   // Sign-in at an OpenID provider: beside the proxy, never above it (it supplies the engine's human).
   identity: ['core', 'config'],
   proxy: ['core', 'config'],
@@ -21,6 +20,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   ipc: ['core', 'config', 'proxy', 'agents'],
   // The control plane's server and the workstation's client of it: policy and identity types from core.
   controlplane: ['core', 'config'],
+  // The demo composes the shipped parts (its control plane is `airlock server` on the embedded store).
+  demo: ['core', 'config', 'controlplane'],
   engine: ['core', 'config', 'identity', 'proxy', 'agents', 'ipc', 'controlplane'],
   cli: ['core', 'config', 'identity', 'proxy', 'agents', 'ipc', 'engine', 'demo', 'controlplane'],
   extension: [

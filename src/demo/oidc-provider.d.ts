@@ -1,4 +1,4 @@
-// oidc-provider ships no type declarations; this declares the little the test identity provider uses.
+// oidc-provider ships no type declarations; this declares the little the demo identity provider uses.
 declare module 'oidc-provider' {
   import type { IncomingMessage, ServerResponse } from 'node:http';
 
