@@ -1,4 +1,5 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { once } from 'node:events';
 import * as vscode from 'vscode';
 import type { OutputLog } from './output-log';
@@ -162,7 +163,8 @@ async function exportSession(d: CommandDeps, id?: string, format?: ExportFormat)
   const target = await vscode.window.showSaveDialog({
     defaultUri: vscode.Uri.joinPath(
       vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(process.cwd()),
-      `airlock-session-${sessionId.slice(0, 8)}.${chosen}.jsonl`,
+      // Both formats are JSON Lines; only OCSF says so in the name (…ocsf.jsonl), never twice.
+      `airlock-session-${sessionId.slice(0, 8)}${chosen === 'jsonl' ? '' : `.${chosen}`}.jsonl`,
     ),
     filters: { 'JSON Lines': ['jsonl'] },
   });
@@ -171,23 +173,36 @@ async function exportSession(d: CommandDeps, id?: string, format?: ExportFormat)
   const count = await writeExport(out, store.events(sessionId), chosen);
   out.end();
   await once(out, 'finish');
-  void vscode.window.showInformationMessage(
+  const choice = await vscode.window.showInformationMessage(
     `Airlock: ${count} ${chosen} event(s) written to ${target.fsPath}`,
+    'Open',
+    'Reveal',
   );
+  if (choice === 'Open') await vscode.window.showTextDocument(target);
+  if (choice === 'Reveal') await vscode.commands.executeCommand('revealFileInOS', target);
 }
 
+/** The folder the extension is installed in: files there are Airlock's own, replaced on every update. */
+const INSTALLED = path.resolve(__dirname, '..') + path.sep;
+
+/**
+ * The policy in force: the workspace's own file opens for editing; anything else — the demo policy
+ * shipped inside the extension, a preset, a signed bundle — opens read-only, saying how to have one's own.
+ */
 async function openPolicy(d: CommandDeps): Promise<void> {
-  const { spec } = await d.airlock.policy();
-  if (/\.(ya?ml|json)$/.test(spec)) {
+  const { spec, state } = await d.airlock.policy();
+  if (/\.(ya?ml|json)$/.test(spec) && !path.resolve(spec).startsWith(INSTALLED)) {
     await vscode.window.showTextDocument(vscode.Uri.file(spec));
     return;
   }
-  const { state } = await d.airlock.policy();
-  const doc = await vscode.workspace.openTextDocument({
-    language: 'json',
-    content: JSON.stringify(state.ok ? state.active.policy : { error: state.reason }, null, 2),
-  });
-  await vscode.window.showTextDocument(doc);
+  const origin = spec.startsWith(INSTALLED)
+    ? `# The demo policy shipped with Airlock (read-only: an update replaces it).\n# To change it, copy it into your workspace and name it in airlock.yaml (policy: ./my-policy.yaml).\n`
+    : `# The policy in force (${spec}), read-only: it is a preset or a signed bundle.\n# To change it, edit its source and sign it again, or name a file of your own in airlock.yaml.\n`;
+  const body =
+    spec.startsWith(INSTALLED) && existsSync(spec)
+      ? readFileSync(spec, 'utf8')
+      : JSON.stringify(state.ok ? state.active.policy : { error: state.reason }, null, 2);
+  await d.explanations.show(`Policy — ${path.basename(spec)}`, origin + body);
 }
 
 /**

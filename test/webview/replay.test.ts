@@ -70,8 +70,35 @@ describe('session replay view (webview, in Chromium)', function () {
     assert.match(await text('#ev-11'), /Session ended: client disconnected/);
     assert.match(await text('#ev-4'), /allowed approved by alice/);
     assert.match(await text('#ev-5'), /denied .*no-ddl/);
-    // A finished session opens on its first statement.
+    // An approval and a refusal on review do not share an icon.
+    const reviewIcons = await view.page
+      .locator('#timeline > li.has-approval .badge .codicon')
+      .evaluateAll((els) => els.map((e) => (e as unknown as { className: string }).className));
+    assert.deepEqual(reviewIcons.sort(), ['codicon codicon-thumbsdown', 'codicon codicon-verified']);
+    // The record's integrity is in the header; a verified one carries no warning.
+    assert.equal(await text('#integrity-badge'), 'Verified');
+    assert.equal(await view.page.locator('#integrity-banner').isVisible(), false);
+    // A finished session opens on its first statement, numbered as the toolbar counts statements.
     assert.equal(await selectedSeq(), '2');
+    assert.equal(await text('#detail-title'), 'Statement 1');
+    assert.match(await text('#position'), /^Statement 1 of 8$/);
+  });
+
+  it('a tampered record is marked in the header, with the event and what to do', async () => {
+    const data = sampleSession();
+    await openWith({
+      ...data,
+      session: {
+        ...data.session,
+        integrity: 'tampered',
+        integrityProblem: 'event 4: modified: its content does not match its hash',
+      },
+    });
+    assert.equal(await text('#integrity-badge'), 'Tampered');
+    assert.match(
+      await text('#integrity-banner'),
+      /changed after it was written \(event 4: modified: its content does not match its hash\)\. What follows is not what happened/,
+    );
   });
 
   it('selecting a statement shows its SQL and its masked result sample (NULL distinct)', async () => {

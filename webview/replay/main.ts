@@ -269,7 +269,7 @@ function timelineItem(ev: ReplayEvent): HTMLLIElement {
         ? h(
             'span',
             { class: `badge ${s.review.outcome === 'approved' ? 'allow' : 'deny'}` },
-            icon('verified'),
+            icon(reviewIcon(s.review.outcome)),
             reviewBadge(s.review),
           )
         : null,
@@ -365,6 +365,11 @@ function factRow(label: string, value: Child): Child[] {
   return [h('dt', {}, label), h('dd', {}, value)];
 }
 
+/** A review's own icon: an approval and a refusal must not look alike at a glance. */
+function reviewIcon(outcome: string): string {
+  return outcome === 'approved' ? 'verified' : outcome === 'timeout' ? 'watch' : 'thumbsdown';
+}
+
 /** The statement's place among all the session's statements: the same number the toolbar counts. */
 function statementOrdinal(seq: number): number {
   let n = 0;
@@ -390,7 +395,7 @@ function statementDetail(ev: ReplayEvent, s: StatementRecord): Child[] {
       h(
         'div',
         { class: `callout ${s.review.outcome === 'approved' ? 'allow' : 'deny'}`, id: 'approval' },
-        icon('verified'),
+        icon(reviewIcon(s.review.outcome)),
         h('div', {}, h('strong', {}, approvalText(s.review))),
       ),
     );
